@@ -1,0 +1,153 @@
+package trigger
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+)
+
+// cronSchedule evaluates a cron expression with gocron's parser.
+//
+// Daylight saving time rule, for a zone that has it:
+//   - an expression whose hour field is "*" follows real time: it fires at
+//     each matching instant, so "*/15 * * * *" fires four times in each of the
+//     two 01:00 hours of a fall-back night and never in the skipped hour;
+//   - any other expression follows the wall clock: it is evaluated on the
+//     calendar, then a wall time that does not exist (spring-forward gap)
+//     fires once at the first instant after the gap, and a wall time that
+//     occurs twice (fall-back overlap) fires once, at its first occurrence.
+//
+// So a daily task runs exactly once on both transition days.
+type cronSchedule struct {
+	spec     string
+	loc      *time.Location
+	realTime gocron.Cron // evaluated in loc, for hour "*" expressions
+	wall     gocron.Cron // evaluated in UTC on wall-clock fields
+	hourly   bool
+}
+
+func parseCron(spec string, opt Options) (Schedule, error) {
+	spec = strings.Join(strings.Fields(spec), " ")
+	if rest, ok := strings.CutPrefix(spec, "@every"); ok {
+		s, err := parseInterval(strings.TrimSpace(rest), opt)
+		if err != nil {
+			return nil, fmt.Errorf("%w: cron %q: @every wants a duration such as \"@every 90s\"", ErrBadSpec, spec)
+		}
+		return s, nil
+	}
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return nil, fmt.Errorf("%w: cron %q: set the task's time zone instead of a TZ= prefix", ErrBadSpec, spec)
+	}
+	fields := strings.Fields(spec)
+	if !strings.HasPrefix(spec, "@") && len(fields) != 5 && len(fields) != 6 {
+		return nil, fmt.Errorf("%w: cron %q has %d fields: want 5 (minute hour day month weekday) or 6 (second first)", ErrBadSpec, spec, len(fields))
+	}
+	// A fixed reference keeps validation independent of the clock; an
+	// expression that never fires (30 2 30 2 *) fails here all the same.
+	ref := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	wall := gocron.NewDefaultCron(true)
+	if err := wall.IsValid(spec, time.UTC, ref); err != nil {
+		if errors.Is(err, gocron.ErrCronJobInvalid) {
+			return nil, fmt.Errorf("%w: cron %q", ErrNoFireTime, spec)
+		}
+		return nil, fmt.Errorf("%w: cron %q: %s", ErrBadSpec, spec, cronReason(err))
+	}
+	s := &cronSchedule{spec: spec, loc: opt.Location, wall: wall}
+	s.hourly = hourField(fields) == "*" || spec == "@hourly"
+	if s.hourly {
+		s.realTime = gocron.NewDefaultCron(true)
+		if err := s.realTime.IsValid(spec, opt.Location, ref); err != nil {
+			return nil, fmt.Errorf("%w: cron %q: %s", ErrBadSpec, spec, cronReason(err))
+		}
+	}
+	return s, nil
+}
+
+// cronReason keeps the parser's own words and drops gocron's generic prefix.
+func cronReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "\n"); i >= 0 {
+		msg = msg[i+1:]
+	}
+	return msg
+}
+
+// hourField returns the hour field of a 5 or 6 field expression, or "" for a descriptor.
+func hourField(fields []string) string {
+	switch len(fields) {
+	case 5:
+		return fields[1]
+	case 6:
+		return fields[2]
+	}
+	return ""
+}
+
+func (s *cronSchedule) Next(t time.Time) time.Time {
+	if s.hourly {
+		n := s.realTime.Next(t.In(s.loc))
+		if n.IsZero() {
+			return n
+		}
+		return n.UTC()
+	}
+	tw := wallOf(t, s.loc)
+	for range 1000 {
+		w := s.wall.Next(tw)
+		if w.IsZero() {
+			return w
+		}
+		if x := wallToInstant(w, s.loc); x.After(t) {
+			return x.UTC()
+		}
+		// The first occurrence of w is not after t: t is in the second
+		// pass of a fall-back hour, or a gap folded w onto an earlier fire.
+		tw = w
+	}
+	return time.Time{}
+}
+
+func (s *cronSchedule) Kind() string { return KindCron }
+func (s *cronSchedule) Spec() string { return s.spec }
+
+// wallOf returns the wall-clock fields of t in loc, labelled UTC.
+func wallOf(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+func sameWall(a, b time.Time) bool {
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay() &&
+		a.Hour() == b.Hour() && a.Minute() == b.Minute() && a.Second() == b.Second()
+}
+
+// wallToInstant maps wall-clock fields (labelled UTC) to the instant they
+// name in loc: the first occurrence of a wall time that occurs twice, and the
+// end of the gap for one that does not occur.
+func wallToInstant(w time.Time, loc *time.Location) time.Time {
+	i := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc)
+	if !sameWall(i, w) {
+		start, end := i.ZoneBounds()
+		if wallOf(i, loc).After(w) {
+			return start // i was pushed past the gap: the gap ends where i's zone starts
+		}
+		return end
+	}
+	// An earlier instant with the same wall time exists only if the zone
+	// before i's had a larger offset (a fall-back just before i).
+	start, _ := i.ZoneBounds()
+	if start.IsZero() {
+		return i
+	}
+	_, before := start.Add(-time.Nanosecond).Zone()
+	_, now := i.Zone()
+	if before > now {
+		if e := i.Add(-time.Duration(before-now) * time.Second); sameWall(e.In(loc), w) {
+			return e
+		}
+	}
+	return i
+}

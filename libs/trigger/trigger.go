@@ -1,0 +1,107 @@
+// Package trigger turns a task's (trigger, spec) pair into a Schedule: the
+// exact sequence of fire times, computed from a given instant and never from
+// the wall clock, so every replica derives the same fire times.
+//
+// Kinds:
+//   - cron: 5 fields (minute first) or 6 (seconds first), @hourly/@daily/
+//     @weekly/@monthly/@yearly, and "@every <duration>" (an interval).
+//   - interval: whole seconds ("5") or a Go duration ("90s", "1h30m"),
+//     fired at multiples of the interval since the anchor (Unix epoch by default).
+//   - date: "YYYY-MM-DD HH:MM:SS", or a comma separated list of them, in the
+//     task's time zone.
+//   - text: a phrase in Chinese or English, translated by a TextFunc into one
+//     of the kinds above.
+package trigger
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kinds of trigger, as stored in task.trigger.
+const (
+	KindCron     = "cron"
+	KindInterval = "interval"
+	KindDate     = "date"
+	KindText     = "text"
+)
+
+// Schedule is a parsed trigger.
+type Schedule interface {
+	// Next returns the first fire time strictly after t, or the zero time
+	// when the schedule has no more fire times.
+	Next(t time.Time) time.Time
+	// Kind is the trigger kind the engine schedules (never KindText).
+	Kind() string
+	// Spec is the canonical spec: parsing Kind and Spec again gives the same schedule.
+	Spec() string
+}
+
+// Options are the context a spec is parsed in.
+type Options struct {
+	// Location is the time zone of cron, date and text specs. Defaults to UTC.
+	Location *time.Location
+	// Anchor is the instant interval fire times are counted from.
+	// Defaults to the Unix epoch, so that every replica agrees on them.
+	Anchor time.Time
+	// Ref is the instant relative phrases ("in 10 minutes", "明天") are
+	// measured from. Use a stored time (the row's update time), not the
+	// clock, so that re-parsing gives the same schedule.
+	Ref time.Time
+}
+
+// TextFunc translates a plain-words phrase into a kind and a spec of
+// another kind. It is set by the package that implements the phrases.
+type TextFunc func(phrase string, loc *time.Location, ref time.Time) (kind, spec string, err error)
+
+var textFunc TextFunc
+
+// SetTextFunc installs the translator for KindText. Call it once at start.
+func SetTextFunc(f TextFunc) { textFunc = f }
+
+// Parse parses spec as a trigger of the given kind.
+func Parse(kind, spec string, opt Options) (Schedule, error) {
+	if opt.Location == nil {
+		opt.Location = time.UTC
+	}
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, fmt.Errorf("%w: empty %s spec", ErrBadSpec, kind)
+	}
+	switch strings.ToLower(strings.TrimSpace(kind)) {
+	case KindCron:
+		return parseCron(spec, opt)
+	case KindInterval:
+		return parseInterval(spec, opt)
+	case KindDate:
+		return parseDate(spec, opt)
+	case KindText:
+		if textFunc == nil {
+			return nil, fmt.Errorf("%w %q: no phrase parser installed", ErrUnknownTrigger, kind)
+		}
+		k, s, err := textFunc(spec, opt.Location, opt.Ref)
+		if err != nil {
+			return nil, err
+		}
+		if k == KindText {
+			return nil, fmt.Errorf("%w: phrase parser returned a text spec", ErrBadSpec)
+		}
+		return Parse(k, s, opt)
+	default:
+		return nil, fmt.Errorf("%w %q: want cron, interval, date or text", ErrUnknownTrigger, kind)
+	}
+}
+
+// NextN returns up to n fire times after t.
+func NextN(s Schedule, t time.Time, n int) []time.Time {
+	var out []time.Time
+	for len(out) < n {
+		t = s.Next(t)
+		if t.IsZero() {
+			break
+		}
+		out = append(out, t)
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Run statuses of execute_task.
+const (
+	RunRunning     = "running"
+	RunSuccess     = "success"
+	RunFailed      = "failed"
+	RunTimeout     = "timeout"
+	RunInterrupted = "interrupted" // cut off by shutdown
+	RunLost        = "lost"        // its owner stopped heartbeating
+	RunSkipped     = "skipped"     // the function said so, or an overlap policy did
+)
+
+// Run sources.
+const (
+	SourceSchedule = "schedule"
+	SourceCatchup  = "catchup"
+	SourceRetry    = "retry"
+	SourceManual   = "manual"
+)
+
+// ExecuteTask is a row of execute_task: one run of a task.
+type ExecuteTask struct {
+	ID          int64         `db:"id"`
+	TaskID      int64         `db:"task_id"`
+	Status      string        `db:"status"`
+	Extra       string        `db:"extra"`
+	TraceID     string        `db:"trace_id"`
+	CreateAt    time.Time     `db:"create_at"`
+	UpdateAt    time.Time     `db:"update_at"`
+	TaskKey     string        `db:"task_key"`
+	ScheduledAt sql.NullTime  `db:"scheduled_at"`
+	Attempt     int           `db:"attempt"`
+	FirstID     sql.NullInt64 `db:"first_id"`
+	Source      string        `db:"source"`
+	StartedAt   sql.NullTime  `db:"started_at"`
+	FinishedAt  sql.NullTime  `db:"finished_at"`
+	DurationMS  sql.NullInt64 `db:"duration_ms"`
+	HeartbeatAt sql.NullTime  `db:"heartbeat_at"`
+	Host        string        `db:"host"`
+	Owner       string        `db:"owner"`
+	Error       NullString    `db:"error"`
+	Output      NullString    `db:"output"`
+}
+
+const executeTaskColumns = "id, task_id, status, extra, trace_id, create_at, update_at, task_key, scheduled_at, attempt, " +
+	"first_id, source, started_at, finished_at, duration_ms, heartbeat_at, host, owner, error, output"
+
+// Claim asks for one fire of a task. The unique key (task_id,
+// scheduled_at, attempt) lets exactly one claimant in the whole cluster
+// create the row; the others find it taken.
+type Claim struct {
+	TaskID      int64
+	TaskKey     string
+	ScheduledAt time.Time
+	Attempt     int
+	FirstID     int64 // 0 for attempt 1
+	Source      string
+	TraceID     string // unique per claim: it tells the winner
+	Host        string
+	Owner       string
+	StartedAt   time.Time
+}
+
+// ClaimRuns inserts a running row for each claim whose fire is not taken
+// yet, and returns the ids of the rows this call created, by claim index;
+// 0 means another claimant won.
+func ClaimRuns(ctx context.Context, q sqlx.ExtContext, claims []Claim) ([]int64, error) {
+	ids := make([]int64, len(claims))
+	for off, part := range chunks(claims, 500) {
+		if err := claimChunk(ctx, q, part, ids[off*500:]); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []int64) error {
+	var (
+		sb   strings.Builder
+		args []any
+	)
+	sb.WriteString("INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, " +
+		"source, started_at, heartbeat_at, host, owner) VALUES ")
+	for i, c := range claims {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		var first any
+		if c.FirstID != 0 {
+			first = c.FirstID
+		}
+		started := dbTime(q, c.StartedAt)
+		args = append(args, c.TaskID, RunRunning, c.TraceID, c.TaskKey, dbTime(q, c.ScheduledAt), c.Attempt, first,
+			c.Source, started, started, c.Host, c.Owner)
+	}
+	if isSQLite(q) {
+		sb.WriteString(" ON CONFLICT DO NOTHING")
+	} else {
+		sb.WriteString(" ON DUPLICATE KEY UPDATE id = id")
+	}
+	if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+		return fmt.Errorf("claim %d runs: %w", len(claims), err)
+	}
+
+	// Read back which rows carry our trace ids.
+	taskIDs := make([]int64, len(claims))
+	at := map[time.Time]bool{}
+	var times []any
+	for i, c := range claims {
+		taskIDs[i] = c.TaskID
+		if t := c.ScheduledAt.UTC(); !at[t] {
+			at[t] = true
+			times = append(times, dbTime(q, t))
+		}
+	}
+	query, qargs, err := sqlx.In("SELECT id, task_id, trace_id FROM execute_task WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times)
+	if err != nil {
+		return err
+	}
+	var rows []struct {
+		ID      int64  `db:"id"`
+		TaskID  int64  `db:"task_id"`
+		TraceID string `db:"trace_id"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(query), qargs...); err != nil {
+		return fmt.Errorf("read back %d claims: %w", len(claims), err)
+	}
+	won := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		won[r.TraceID] = r.ID
+	}
+	for i, c := range claims {
+		ids[i] = won[c.TraceID]
+	}
+	return nil
+}
+
+// Finish is the outcome of a run.
+type Finish struct {
+	Status     string
+	Error      string
+	Output     string
+	FinishedAt time.Time
+	Duration   time.Duration
+}
+
+// FinishRun completes a running row. It does nothing to a row that is no
+// longer running (marked lost or interrupted meanwhile) and says so.
+func FinishRun(ctx context.Context, q sqlx.ExtContext, id int64, f Finish) (bool, error) {
+	var errText any
+	if f.Error != "" {
+		errText = f.Error
+	}
+	var out any
+	if f.Output != "" {
+		out = f.Output
+	}
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, output = ?, finished_at = ?, duration_ms = ? "+
+		"WHERE id = ? AND status = ?",
+		f.Status, errText, out, dbTime(q, f.FinishedAt), f.Duration.Milliseconds(), id, RunRunning)
+	if err != nil {
+		return false, fmt.Errorf("finish run %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ListRuns returns the history of one task, newest first.
+func ListRuns(ctx context.Context, q sqlx.ExtContext, taskID int64, limit int) ([]ExecuteTask, error) {
+	var rs []ExecuteTask
+	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE task_id = ? ORDER BY id DESC LIMIT ?", taskID, limit)
+	return rs, err
+}

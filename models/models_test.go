@@ -1,0 +1,215 @@
+package models_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"taskrunner/models"
+	"taskrunner/models/modelstest"
+)
+
+type columnInfo struct {
+	Table    string  `db:"TABLE_NAME"`
+	Name     string  `db:"COLUMN_NAME"`
+	Type     string  `db:"COLUMN_TYPE"`
+	Nullable string  `db:"IS_NULLABLE"`
+	Default  *string `db:"COLUMN_DEFAULT"`
+}
+
+func mysqlColumns(t *testing.T, db *sqlx.DB) map[string]columnInfo {
+	t.Helper()
+	var cols []columnInfo
+	if err := db.Select(&cols, "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]columnInfo{}
+	for _, c := range cols {
+		out[c.Table+"."+c.Name] = c
+	}
+	return out
+}
+
+func mysqlIndexes(t *testing.T, db *sqlx.DB) []string {
+	t.Helper()
+	var ix []string
+	if err := db.Select(&ix, "SELECT DISTINCT CONCAT(TABLE_NAME, '.', INDEX_NAME, ' unique=', 1-NON_UNIQUE) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1"); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// A database made by the original framework's DDL, with its sample rows,
+// ends up with the same columns and indexes as one made from schema.sql,
+// and keeps its rows.
+func TestMigrate_OriginalDDL(t *testing.T) {
+	ctx := context.Background()
+	orig := modelstest.Open(t, modelstest.EmptyMySQL(t))
+	ddl, err := os.ReadFile("testdata/original.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modelstest.Exec(t, orig, string(ddl))
+	origCols := mysqlColumns(t, orig)
+
+	done, err := models.Migrate(ctx, orig, modelstest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 2 {
+		t.Errorf("want one ALTER per table, got %q", done)
+	}
+	again, err := models.Migrate(ctx, orig, modelstest.Schema(t))
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second migrate: %q, %v; want nothing to do", again, err)
+	}
+
+	fresh := modelstest.MySQL(t)
+	got, want := mysqlColumns(t, orig), mysqlColumns(t, fresh)
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("column %s missing after migrate", name)
+			continue
+		}
+		if _, original := origCols[name]; original {
+			continue // the original's own columns keep their types
+		}
+		if g.Type != w.Type || g.Nullable != w.Nullable || !slices.Equal(ptrSlice(g.Default), ptrSlice(w.Default)) {
+			t.Errorf("column %s = %+v, want %+v", name, g, w)
+		}
+	}
+	if g, w := mysqlIndexes(t, orig), mysqlIndexes(t, fresh); !slices.Equal(g, w) {
+		t.Errorf("indexes after migrate:\n%q\nwant\n%q", g, w)
+	}
+	tasks, err := models.ListTasks(ctx, orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 3 || tasks[0].Key != "test_interval" || tasks[1].Args != `"guess","hello"` {
+		t.Fatalf("sample rows after migrate: %+v", tasks)
+	}
+}
+
+func ptrSlice(p *string) []string {
+	if p == nil {
+		return nil
+	}
+	return []string{*p}
+}
+
+func TestMigrate_SQLiteIdempotent(t *testing.T) {
+	db := modelstest.SQLite(t)
+	done, err := models.Migrate(context.Background(), db, modelstest.Schema(t))
+	if err != nil || len(done) != 0 {
+		t.Fatalf("second migrate: %q, %v; want nothing to do", done, err)
+	}
+}
+
+func insertTask(t *testing.T, db *sqlx.DB, key string) int64 {
+	t.Helper()
+	id, err := models.InsertTask(context.Background(), db, models.Task{
+		Key: key, Desc: key, Func: "f", Trigger: "interval", Spec: "5", IsValid: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Two claimants asking for the same fires: each fire goes to exactly one.
+func TestClaimRuns(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		ctx := context.Background()
+		a, b := insertTask(t, db, "a"), insertTask(t, db, "b")
+		at := time.Date(2026, 1, 1, 0, 0, 5, 123456000, time.UTC)
+		claims := func(owner string) []models.Claim {
+			var cs []models.Claim
+			for _, id := range []int64{a, b} {
+				cs = append(cs, models.Claim{TaskID: id, ScheduledAt: at, Attempt: 1, Source: models.SourceSchedule,
+					TraceID: owner + modelstestID(id), Owner: owner, StartedAt: at})
+			}
+			return cs
+		}
+		first, err := models.ClaimRuns(ctx, db, claims("one"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := models.ClaimRuns(ctx, db, claims("two"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first[0] == 0 || first[1] == 0 || second[0] != 0 || second[1] != 0 {
+			t.Fatalf("first claimant got %v, second %v; want all to the first", first, second)
+		}
+		ok, err := models.FinishRun(ctx, db, first[0], models.Finish{Status: models.RunSuccess, Output: "hi", FinishedAt: at.Add(time.Second), Duration: time.Second})
+		if err != nil || !ok {
+			t.Fatalf("finish: %v %v", ok, err)
+		}
+		again, err := models.FinishRun(ctx, db, first[0], models.Finish{Status: models.RunFailed, FinishedAt: at})
+		if err != nil || again {
+			t.Fatalf("finishing a finished run: %v %v; want no change", again, err)
+		}
+		runs, err := models.ListRuns(ctx, db, a, 10)
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("runs %+v %v", runs, err)
+		}
+		r := runs[0]
+		if r.Status != models.RunSuccess || r.Output != "hi" || !r.ScheduledAt.Time.Equal(at.Truncate(time.Millisecond)) && !r.ScheduledAt.Time.Equal(at) || r.DurationMS.Int64 != 1000 {
+			t.Fatalf("run row %+v", r)
+		}
+	})
+}
+
+func modelstestID(id int64) string { return time.Unix(id, 0).UTC().Format("150405") }
+
+// The engine's own writes leave update_at alone, so a sync only sees
+// edits of the definition.
+func TestEngineWritesKeepUpdateAt(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		ctx := context.Background()
+		id := insertTask(t, db, "k")
+		// Age the row so a moved update_at would show.
+		if _, err := db.Exec("UPDATE task SET update_at = '2020-01-01 00:00:00' WHERE id = ?", id); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := models.GetTask(ctx, db, id)
+		now := time.Now().UTC()
+		if err := models.SetTaskState(ctx, db, []int64{id}, models.TaskState{Status: models.TaskReady, AppliedSpec: "interval 5s", NextFireAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := models.MarkTasksFired(ctx, db, []int64{id}, now, now.Add(5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := models.FinishTaskRun(ctx, db, id, models.TaskReady, models.RunSuccess, ""); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := models.GetTask(ctx, db, id)
+		if !after.UpdateAt.Equal(before.UpdateAt) {
+			t.Fatalf("update_at moved from %v to %v", before.UpdateAt, after.UpdateAt)
+		}
+		if after.AppliedSpec != "interval 5s" || after.Status != models.TaskReady || after.LastStatus != models.RunSuccess || !after.LastFireAt.Valid {
+			t.Fatalf("state not written: %+v", after)
+		}
+		changed, err := models.ListTasksUpdatedSince(ctx, db, before.UpdateAt.Add(time.Second))
+		if err != nil || len(changed) != 0 {
+			t.Fatalf("changed since: %d rows, %v", len(changed), err)
+		}
+		// A user's edit moves it.
+		if _, err := db.Exec("UPDATE task SET spec = '10' WHERE id = ?", id); err != nil {
+			t.Fatal(err)
+		}
+		changed, err = models.ListTasksUpdatedSince(ctx, db, before.UpdateAt.Add(time.Second))
+		if err != nil || len(changed) != 1 {
+			t.Fatalf("after an edit, changed since: %d rows, %v", len(changed), err)
+		}
+		st, err := models.GetTaskStats(ctx, db)
+		if err != nil || st.Count != 1 || st.MaxUpdate.Before(before.UpdateAt.Add(time.Second)) {
+			t.Fatalf("stats %+v %v", st, err)
+		}
+	})
+}

@@ -1,0 +1,221 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Task statuses. The original framework used ready and doing.
+const (
+	TaskReady    = "ready"    // scheduled, no run in progress
+	TaskDoing    = "doing"    // scheduled, a run is in progress
+	TaskError    = "error"    // cannot be scheduled: sched_error says why
+	TaskDisabled = "disabled" // is_valid = 0
+	TaskDone     = "done"     // a date task with no fire time left
+)
+
+// Task is a row of task: the definition a user writes (the original
+// columns) and the state the engine writes back.
+type Task struct {
+	ID       int64     `db:"id"`
+	Key      string    `db:"task_key"`
+	Desc     string    `db:"desc"`
+	Func     string    `db:"execute_func"`
+	Trigger  string    `db:"trigger"`
+	Spec     string    `db:"spec"`
+	Args     string    `db:"args"`
+	IsValid  int       `db:"is_valid"`
+	Status   string    `db:"status"`
+	Extra    string    `db:"extra"`
+	CreateAt time.Time `db:"create_at"`
+	UpdateAt time.Time `db:"update_at"`
+
+	AppliedSpec string       `db:"applied_spec"`
+	SchedError  string       `db:"sched_error"`
+	NextFireAt  sql.NullTime `db:"next_fire_at"`
+	LastFireAt  sql.NullTime `db:"last_fire_at"`
+	LastStatus  string       `db:"last_status"`
+	LastError   NullString   `db:"last_error"`
+}
+
+// NullString reads a nullable text column; NULL reads as "".
+type NullString string
+
+// Scan implements sql.Scanner.
+func (s *NullString) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*s = ""
+	case string:
+		*s = NullString(v)
+	case []byte:
+		*s = NullString(v)
+	default:
+		return fmt.Errorf("scan %T into NullString", v)
+	}
+	return nil
+}
+
+const taskColumns = "id, task_key, `desc`, execute_func, `trigger`, spec, args, is_valid, status, extra, " +
+	"create_at, update_at, applied_spec, sched_error, next_fire_at, last_fire_at, last_status, last_error"
+
+// ListTasks returns every row, in id order.
+func ListTasks(ctx context.Context, q sqlx.ExtContext) ([]Task, error) {
+	var ts []Task
+	err := sqlx.SelectContext(ctx, q, &ts, "SELECT "+taskColumns+" FROM task ORDER BY id")
+	return ts, err
+}
+
+// ListTasksUpdatedSince returns the rows whose update_at is at or after t.
+// It reads the update_at index only, so an idle table costs almost nothing.
+func ListTasksUpdatedSince(ctx context.Context, q sqlx.ExtContext, t time.Time) ([]Task, error) {
+	var ts []Task
+	err := sqlx.SelectContext(ctx, q, &ts,
+		"SELECT "+taskColumns+" FROM task WHERE update_at >= ? ORDER BY id", dbTime(q, t))
+	return ts, err
+}
+
+// GetTask returns one row, or ErrTaskNotFound.
+func GetTask(ctx context.Context, q sqlx.ExtContext, id int64) (Task, error) {
+	var t Task
+	err := sqlx.GetContext(ctx, q, &t, "SELECT "+taskColumns+" FROM task WHERE id = ?", id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("task %d: %w", id, ErrTaskNotFound)
+	}
+	return t, err
+}
+
+// TaskStats is what a sync compares to notice deletions without reading rows.
+type TaskStats struct {
+	Count     int64
+	MaxUpdate time.Time // latest update_at; zero for an empty table
+}
+
+// GetTaskStats counts the rows and reads the latest update_at.
+func GetTaskStats(ctx context.Context, q sqlx.ExtContext) (TaskStats, error) {
+	var (
+		st  TaskStats
+		max any
+	)
+	row := q.QueryRowxContext(ctx, "SELECT COUNT(*), MAX(update_at) FROM task")
+	if err := row.Scan(&st.Count, &max); err != nil {
+		return st, err
+	}
+	t, err := parseAnyTime(max)
+	st.MaxUpdate = t
+	return st, err
+}
+
+// ListTaskIDs returns every id, in order.
+func ListTaskIDs(ctx context.Context, q sqlx.ExtContext) ([]int64, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, q, &ids, "SELECT id FROM task ORDER BY id")
+	return ids, err
+}
+
+// TaskState is what the engine writes back after applying a definition.
+type TaskState struct {
+	Status      string
+	AppliedSpec string
+	SchedError  string
+	NextFireAt  time.Time // zero writes NULL
+}
+
+// SetTaskState writes the same state to all ids, in batches.
+func SetTaskState(ctx context.Context, q sqlx.ExtContext, ids []int64, st TaskState) error {
+	for _, part := range chunks(ids, 1000) {
+		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, applied_spec = ?, sched_error = ?, next_fire_at = ?"+
+			keepUpdateAt(q)+" WHERE id IN (?)",
+			st.Status, st.AppliedSpec, truncate(st.SchedError, 1024), dbNullTime(q, st.NextFireAt), part)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+			return fmt.Errorf("set state of %d tasks: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// MarkTasksFired records a claimed fire on its tasks: status doing, the
+// fire time, and the next one.
+func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, next time.Time) error {
+	for _, part := range chunks(ids, 1000) {
+		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, last_fire_at = ?, next_fire_at = ?"+
+			keepUpdateAt(q)+" WHERE id IN (?)",
+			TaskDoing, dbTime(q, fired), dbNullTime(q, next), part)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+			return fmt.Errorf("mark %d tasks fired: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// FinishTaskRun records the outcome of a run on its task. status is the
+// task status to return to (ready, or done for a finished date task).
+func FinishTaskRun(ctx context.Context, q sqlx.ExtContext, id int64, status, runStatus, runError string) error {
+	_, err := q.ExecContext(ctx, updateIgnore(q)+" task SET status = ?, last_status = ?, last_error = ?"+
+		keepUpdateAt(q)+" WHERE id = ? AND status = ?",
+		status, runStatus, runError, id, TaskDoing)
+	if err != nil {
+		return fmt.Errorf("finish run of task %d: %w", id, err)
+	}
+	return nil
+}
+
+// InsertTask inserts a row and returns its id. The engine never calls it;
+// it is for the sample rows, tests and the operator surfaces.
+func InsertTask(ctx context.Context, q sqlx.ExtContext, t Task) (int64, error) {
+	if t.Extra == "" {
+		t.Extra = "{}"
+	}
+	if t.Status == "" {
+		t.Status = TaskReady
+	}
+	res, err := q.ExecContext(ctx, "INSERT INTO task (task_key, `desc`, execute_func, `trigger`, spec, args, is_valid, status, extra) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		t.Key, t.Desc, t.Func, t.Trigger, t.Spec, t.Args, t.IsValid, t.Status, t.Extra)
+	if err != nil {
+		return 0, fmt.Errorf("insert task %q: %w", t.Key, err)
+	}
+	return res.LastInsertId()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so the column never gets half a character.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// parseAnyTime reads an aggregate time, which SQLite returns as text.
+func parseAnyTime(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return v.UTC(), nil
+	case []byte:
+		return parseAnyTime(string(v))
+	case string:
+		for _, layout := range []string{sqliteTimeLayout, "2006-01-02 15:04:05.999999999", time.RFC3339Nano} {
+			if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("cannot read time %q", v)
+	}
+	return time.Time{}, fmt.Errorf("cannot read time from %T", v)
+}

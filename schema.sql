@@ -1,0 +1,60 @@
+-- taskrunner schema for MySQL 8.0 and MariaDB 10.6+.
+--
+-- A superset of the original framework's DDL: a database created with the
+-- original two tables is upgraded in place by `taskrunner migrate` (also run
+-- at start unless [app] migrate_on_start = false), which only adds columns
+-- and indexes. All DATETIME columns hold UTC; the daemon sets the session
+-- time zone to UTC, so the TIMESTAMP columns read back in UTC too.
+-- The column meanings are documented in README.md ("The task table").
+
+CREATE TABLE IF NOT EXISTS `task` (
+  `id` int(11) NOT NULL AUTO_INCREMENT COMMENT 'primary key',
+  `task_key` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'unique name of the task, used in logs',
+  `desc` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'description',
+  `execute_func` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'registered function to run',
+  `trigger` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'cron / date / interval / text',
+  `spec` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'schedule in the grammar of the trigger',
+  `args` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'arguments: 1,2,3 or a JSON array or object',
+  `is_valid` int(11) NOT NULL COMMENT '1 = scheduled, 0 = stopped',
+  `status` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'ready / doing / error / disabled / done',
+  `extra` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT ('{}') COMMENT 'JSON options: timezone, timeout, ...',
+  `create_at` timestamp(0) NOT NULL DEFAULT CURRENT_TIMESTAMP(0) COMMENT 'created',
+  `update_at` timestamp(0) NOT NULL DEFAULT CURRENT_TIMESTAMP(0) ON UPDATE CURRENT_TIMESTAMP(0) COMMENT 'last edit of the definition',
+  `applied_spec` varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'schedule the engine applied: kind and canonical spec',
+  `sched_error` varchar(1024) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'why the row cannot be scheduled; empty when it is',
+  `next_fire_at` datetime(6) NULL DEFAULT NULL COMMENT 'next scheduled fire time, UTC',
+  `last_fire_at` datetime(6) NULL DEFAULT NULL COMMENT 'scheduled time of the latest claimed fire, UTC',
+  `last_status` varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'status of the latest finished run',
+  `last_error` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'error of the latest finished run',
+  PRIMARY KEY (`id`) USING BTREE,
+  UNIQUE INDEX `ux__task__task_key_status`(`task_key`, `status`) USING BTREE,
+  INDEX `ix__task__update_at`(`update_at`)
+) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
+
+CREATE TABLE IF NOT EXISTS `execute_task` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'primary key; sub_task_id in the original',
+  `task_id` int(11) NOT NULL COMMENT 'task.id',
+  `status` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'running / success / failed / timeout / interrupted / lost / skipped',
+  `extra` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT ('{}') COMMENT 'JSON',
+  `trace_id` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'UUID of the run, on every log line',
+  `create_at` timestamp(0) NOT NULL DEFAULT CURRENT_TIMESTAMP(0),
+  `update_at` timestamp(0) NOT NULL DEFAULT CURRENT_TIMESTAMP(0) ON UPDATE CURRENT_TIMESTAMP(0),
+  `task_key` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'task.task_key at the time of the run',
+  `scheduled_at` datetime(6) NULL DEFAULT NULL COMMENT 'the fire time this run is for, UTC',
+  `attempt` int(11) NOT NULL DEFAULT 1 COMMENT '1 for the first run of a fire, 2.. for retries',
+  `first_id` bigint(20) NULL DEFAULT NULL COMMENT 'id of attempt 1 of the same fire',
+  `source` varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'schedule / catchup / retry / manual',
+  `started_at` datetime(6) NULL DEFAULT NULL COMMENT 'UTC',
+  `finished_at` datetime(6) NULL DEFAULT NULL COMMENT 'UTC',
+  `duration_ms` bigint(20) NULL DEFAULT NULL,
+  `heartbeat_at` datetime(6) NULL DEFAULT NULL COMMENT 'lease of a running run, UTC',
+  `host` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'hostname/pid that ran it',
+  `owner` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'id of the replica that claimed it',
+  `error` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'error, or panic with its stack',
+  `output` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'result and output, bounded',
+  PRIMARY KEY (`id`) USING BTREE,
+  UNIQUE INDEX `ux__execute_task__fire`(`task_id`, `scheduled_at`, `attempt`),
+  INDEX `ix__execute_task__task_id_id`(`task_id`, `id`),
+  INDEX `ix__execute_task__create_at`(`create_at`),
+  INDEX `ix__execute_task__status_heartbeat`(`status`, `heartbeat_at`)
+) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
