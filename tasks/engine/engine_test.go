@@ -1,0 +1,459 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+	"taskrunner/models/modelstest"
+	"taskrunner/tasks"
+)
+
+// start is the fake clock's first instant: one second past a minute, so
+// an interval of 5s first fires at 00:00:05.
+var start = time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+
+type harness struct {
+	t     *testing.T
+	db    *sqlx.DB
+	clock *clockwork.FakeClock
+	e     *Engine
+	runs  chan recordedRun
+	logs  *lockedBuffer
+	// release unblocks the "block" task function.
+	release chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the decoded log lines whose msg is msg.
+func (l *lockedBuffer) lines(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+type pair struct {
+	N    int
+	Word string
+}
+
+func setup(t *testing.T, db *sqlx.DB) *harness {
+	t.Helper()
+	return setupClock(t, db, clockwork.NewFakeClockAt(start))
+}
+
+// setupClock builds an engine on clock; engines sharing a clock are
+// replicas seeing the same instants.
+func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness {
+	t.Helper()
+	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000),
+		logs: &lockedBuffer{}, release: make(chan struct{})}
+	reg := tasks.NewRegistry()
+	must(t, reg.Add("record", func(ctx context.Context, run *tasks.Run) error {
+		run.Logger.Info("record ran")
+		run.Printf("args=%s", run.Args)
+		return nil
+	}))
+	must(t, reg.Add("other", func(ctx context.Context, run *tasks.Run) error {
+		run.Printf("other")
+		return nil
+	}))
+	must(t, reg.Add("boom", func(ctx context.Context, run *tasks.Run) error { panic("kaboom") }))
+	must(t, reg.Add("fail", func(ctx context.Context, run *tasks.Run) error { return errors.New("it broke") }))
+	must(t, reg.Add("skip", func(ctx context.Context, run *tasks.Run) error {
+		return fmt.Errorf("nothing new: %w", tasks.ErrSkipped)
+	}))
+	must(t, reg.Add("block", func(ctx context.Context, run *tasks.Run) error {
+		<-h.release // ignores its context on purpose
+		return nil
+	}))
+	must(t, tasks.AddTyped(reg, "pair", func(ctx context.Context, run *tasks.Run, p pair) error {
+		run.Printf("%d %s", p.N, p.Word)
+		return nil
+	}))
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e, err := New(Config{ShutdownTimeout: 2 * time.Second}, db, reg, log, WithClock(h.clock))
+	must(t, err)
+	e.runner.recorded = h.runs
+	e.runner.timeoutGrace = time.Second
+	h.e = e
+	e.Start()
+	t.Cleanup(func() {
+		close(h.release)
+		_ = e.Shutdown()
+	})
+	return h
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) insert(key, trig, spec, fn, args, extra string) int64 {
+	h.t.Helper()
+	id, err := models.InsertTask(context.Background(), h.db, models.Task{
+		Key: key, Desc: key, Func: fn, Trigger: trig, Spec: spec, Args: args, IsValid: 1, Extra: extra,
+	})
+	must(h.t, err)
+	return id
+}
+
+func (h *harness) exec(query string, args ...any) {
+	h.t.Helper()
+	_, err := h.db.Exec(query, args...)
+	must(h.t, err)
+}
+
+func (h *harness) sync() SyncReport {
+	h.t.Helper()
+	must(h.t, h.e.SyncOnce(context.Background()))
+	return h.e.LastSync()
+}
+
+func (h *harness) task(id int64) models.Task {
+	h.t.Helper()
+	t, err := models.GetTask(context.Background(), h.db, id)
+	must(h.t, err)
+	return t
+}
+
+// advance waits until gocron has armed `timers` timers, then moves the
+// clock. Waiting on the fake clock's waiters is what lets the test never
+// sleep.
+func (h *harness) advance(timers int, d time.Duration) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.clock.BlockUntilContext(ctx, timers); err != nil {
+		h.t.Fatalf("waiting for %d timers: %v", timers, err)
+	}
+	h.clock.Advance(d)
+}
+
+// wait returns the next n recorded runs.
+func (h *harness) wait(n int) []recordedRun {
+	h.t.Helper()
+	var out []recordedRun
+	deadline := time.After(20 * time.Second)
+	for len(out) < n {
+		select {
+		case r := <-h.runs:
+			out = append(out, r)
+		case <-deadline:
+			h.t.Fatalf("got %d of %d runs: %+v", len(out), n, out)
+		}
+	}
+	return out
+}
+
+func (h *harness) history(taskID int64) []models.ExecuteTask {
+	h.t.Helper()
+	runs, err := models.ListRuns(context.Background(), h.db, taskID, 100)
+	must(h.t, err)
+	return runs
+}
+
+func TestEngine_IntervalTaskRuns(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		id := h.insert("tick", "interval", "5", "record", "1,2,3", "")
+		rep := h.sync()
+		if rep.Changed != 1 || rep.Groups != 1 {
+			t.Fatalf("first sync: %+v", rep)
+		}
+		row := h.task(id)
+		if row.Status != models.TaskReady || row.AppliedSpec != "interval 5s" || row.SchedError != "" ||
+			!row.NextFireAt.Time.Equal(start.Add(4*time.Second)) {
+			t.Fatalf("row after sync: status %q applied %q error %q next %v", row.Status, row.AppliedSpec, row.SchedError, row.NextFireAt.Time)
+		}
+
+		h.advance(1, 4*time.Second)
+		r := h.wait(1)[0]
+		h.advance(1, 5*time.Second)
+		h.wait(1)
+		if r.Status != models.RunSuccess || r.Job.ScheduledAt != start.Add(4*time.Second) {
+			t.Fatalf("first run %+v", r)
+		}
+		runs := h.history(id)
+		if len(runs) != 2 {
+			t.Fatalf("history has %d runs, want 2", len(runs))
+		}
+		first := runs[1]
+		if _, err := uuid.Parse(first.TraceID); err != nil {
+			t.Errorf("trace id %q: %v", first.TraceID, err)
+		}
+		if first.Status != models.RunSuccess || first.Output != "args=[1,2,3]" || first.TaskKey != "tick" ||
+			!first.ScheduledAt.Time.Equal(start.Add(4*time.Second)) || !first.StartedAt.Valid || !first.FinishedAt.Valid ||
+			first.Attempt != 1 || first.Source != models.SourceSchedule || first.Host == "" {
+			t.Errorf("history row %+v", first)
+		}
+		if runs[0].ScheduledAt.Time.Sub(first.ScheduledAt.Time) != 5*time.Second {
+			t.Errorf("second fire at %v, first at %v", runs[0].ScheduledAt.Time, first.ScheduledAt.Time)
+		}
+		row = h.task(id)
+		if row.Status != models.TaskReady || row.LastStatus != models.RunSuccess || !row.LastFireAt.Time.Equal(start.Add(9*time.Second)) {
+			t.Errorf("row after runs: %+v", row)
+		}
+		// Every line of a run carries the task key and trace id.
+		for _, msg := range []string{"run started", "record ran", "run finished"} {
+			lines := h.logs.lines(msg)
+			if len(lines) != 2 {
+				t.Fatalf("%d %q lines, want 2", len(lines), msg)
+			}
+			for _, l := range lines {
+				if l["task_key"] != "tick" || l["trace_id"] == nil || l["trace_id"] == "" {
+					t.Errorf("log line without task key or trace id: %v", l)
+				}
+			}
+		}
+	})
+}
+
+// Any field of the row may change; the change applies at the next sync,
+// and a sync with nothing changed does nothing.
+func TestEngine_EditsApply(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		id := h.insert("edit", "interval", "5", "record", "1", "")
+		h.sync()
+		h.advance(1, 4*time.Second) // 00:00:05
+		if r := h.wait(1)[0]; r.Job.Func != "record" {
+			t.Fatalf("ran %q", r.Job.Func)
+		}
+		if rep := h.sync(); rep.Changed != 0 {
+			t.Fatalf("sync with nothing edited changed %d rows", rep.Changed)
+		}
+
+		h.exec("UPDATE task SET execute_func = 'other', args = '2', `trigger` = 'cron', spec = '*/10 * * * * *' WHERE id = ?", id)
+		if rep := h.sync(); rep.Changed != 1 {
+			t.Fatalf("edit not seen: %+v", rep)
+		}
+		if row := h.task(id); row.AppliedSpec != "cron */10 * * * * *" || !row.NextFireAt.Time.Equal(start.Add(9*time.Second)) {
+			t.Fatalf("after edit: applied %q next %v", row.AppliedSpec, row.NextFireAt.Time)
+		}
+		h.advance(1, 5*time.Second) // 00:00:10
+		r := h.wait(1)[0]
+		if r.Job.Func != "other" || r.Job.Args.String() != "[2]" || r.Job.ScheduledAt != start.Add(9*time.Second) {
+			t.Fatalf("after edit ran %+v", r.Job)
+		}
+
+		// Disable: no more fires, the row says so.
+		h.exec("UPDATE task SET is_valid = 0 WHERE id = ?", id)
+		if rep := h.sync(); rep.Groups != 0 {
+			t.Fatalf("disabled task still scheduled: %+v", rep)
+		}
+		if row := h.task(id); row.Status != models.TaskDisabled || row.NextFireAt.Valid {
+			t.Fatalf("disabled row: %q next %v", row.Status, row.NextFireAt)
+		}
+		// Re-enable, then delete.
+		h.exec("UPDATE task SET is_valid = 1 WHERE id = ?", id)
+		if rep := h.sync(); rep.Groups != 1 {
+			t.Fatalf("re-enabled task not scheduled: %+v", rep)
+		}
+		h.exec("DELETE FROM task WHERE id = ?", id)
+		if rep := h.sync(); rep.Removed != 1 || rep.Groups != 0 || rep.Tasks != 0 {
+			t.Fatalf("deleted task: %+v", rep)
+		}
+	})
+}
+
+func TestEngine_BadRowsSayWhy(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		good := h.insert("good", "interval", "5", "record", "", "")
+		bad := map[string]struct {
+			id   int64
+			want string
+		}{}
+		for _, c := range []struct{ key, trig, spec, fn, args, extra, want string }{
+			{"bad_trigger", "weekly", "5", "record", "", "", "column trigger: unknown trigger \"weekly\""},
+			{"bad_cron", "cron", "61 * * * *", "record", "", "", "column spec: bad spec: cron \"61 * * * *\""},
+			{"bad_interval", "interval", "soon", "record", "", "", "column spec: bad spec: interval \"soon\""},
+			{"bad_date", "date", "2026-13-01 00:00:00", "record", "", "", "column spec: bad spec: date 1"},
+			{"bad_func", "interval", "5", "nope", "", "", "column execute_func: unknown execute_func \"nope\""},
+			{"bad_args", "interval", "5", "record", "a,b", "", "column args: bad args \"a,b\""},
+			{"bad_typed_args", "interval", "5", "pair", `"x","y"`, "", "column args: bad args: value 1 (\"x\") for engine.pair.N"},
+			{"bad_extra", "interval", "5", "record", "", "{oops", "column extra: not a JSON object"},
+			{"bad_zone", "interval", "5", "record", "", `{"timezone":"Mars/Olympus"}`, "column extra: key \"timezone\": unknown time zone \"Mars/Olympus\""},
+			{"bad_timeout", "interval", "5", "record", "", `{"timeout":"soon"}`, "column extra: key \"timeout\""},
+		} {
+			bad[c.key] = struct {
+				id   int64
+				want string
+			}{h.insert(c.key, c.trig, c.spec, c.fn, c.args, c.extra), c.want}
+		}
+		for range 3 {
+			h.sync()
+		}
+		for key, b := range bad {
+			row := h.task(b.id)
+			if row.Status != models.TaskError || !strings.Contains(row.SchedError, b.want) {
+				t.Errorf("%s: status %q error %q; want error containing %q", key, row.Status, row.SchedError, b.want)
+			}
+		}
+		if n := len(h.logs.lines("task not scheduled")); n != len(bad) {
+			t.Errorf("%d 'task not scheduled' log lines after 3 syncs, want one per bad row (%d)", n, len(bad))
+		}
+		// The good task runs all the same.
+		h.advance(1, 4*time.Second)
+		if r := h.wait(1)[0]; r.Job.TaskID != good {
+			t.Fatalf("ran %+v", r.Job)
+		}
+		// Fixing a row schedules it at the next sync.
+		h.exec("UPDATE task SET spec = '*/5 * * * * *' WHERE id = ?", bad["bad_cron"].id)
+		h.sync()
+		if row := h.task(bad["bad_cron"].id); row.Status != models.TaskReady || row.SchedError != "" {
+			t.Fatalf("fixed row: %q %q", row.Status, row.SchedError)
+		}
+		h.advance(1, 5*time.Second) // both fire at 00:00:10, in one group
+		got := map[int64]bool{}
+		for _, r := range h.wait(2) {
+			got[r.Job.TaskID] = true
+		}
+		if !got[good] || !got[bad["bad_cron"].id] {
+			t.Fatalf("runs after fix: %v", got)
+		}
+	})
+}
+
+func TestEngine_FailuresAreRecorded(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		boom := h.insert("boom", "interval", "5", "boom", "", "")
+		fail := h.insert("fail", "interval", "5", "fail", "", "")
+		skip := h.insert("skip", "interval", "5", "skip", "", "")
+		h.sync()
+		h.advance(1, 4*time.Second)
+		h.wait(3)
+		for id, want := range map[int64][2]string{
+			boom: {models.RunFailed, "panic: kaboom"},
+			fail: {models.RunFailed, "it broke"},
+			skip: {models.RunSkipped, "nothing new: skipped"},
+		} {
+			r := h.history(id)[0]
+			if r.Status != want[0] || !strings.HasPrefix(string(r.Error), want[1]) {
+				t.Errorf("task %d: %q %q, want %q %q", id, r.Status, r.Error, want[0], want[1])
+			}
+		}
+		if r := h.history(boom)[0]; !strings.Contains(string(r.Error), "goroutine") {
+			t.Errorf("panic recorded without its stack: %q", r.Error)
+		}
+		// The daemon is still firing.
+		h.advance(1, 5*time.Second)
+		h.wait(3)
+	})
+}
+
+// A one-shot date runs once; a second engine on the same table (a
+// restart) does not run it again.
+func TestEngine_DateRunsOnce(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		id := h.insert("once", "date", "2026-01-01 00:00:03, 2026-01-01 00:00:06", "record", "", "")
+		h.sync()
+		h.advance(1, 2*time.Second) // 00:00:03
+		h.wait(1)
+		if row := h.task(id); row.Status != models.TaskReady {
+			t.Fatalf("after first date: %q", row.Status)
+		}
+		h.advance(1, 3*time.Second) // 00:00:06, the last
+		h.wait(1)
+		row := h.task(id)
+		if row.Status != models.TaskDone || row.NextFireAt.Valid {
+			t.Fatalf("after last date: %q next %v", row.Status, row.NextFireAt)
+		}
+		h.sync()
+		if row := h.task(id); row.Status != models.TaskDone || row.SchedError != "" {
+			t.Fatalf("resync of a finished date task: %q %q", row.Status, row.SchedError)
+		}
+
+		// A restarted engine at the same instant: nothing left to fire.
+		h2 := setup(t, db)
+		h2.clock.Advance(5 * time.Second)
+		if rep := h2.sync(); rep.Groups != 0 {
+			t.Fatalf("restarted engine scheduled a finished date task: %+v", rep)
+		}
+		if n := len(h.history(id)); n != 2 {
+			t.Fatalf("%d runs, want 2", n)
+		}
+	})
+}
+
+// Two engines on one table: each fire runs once.
+func TestEngine_ReplicasClaimOnce(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		a := setup(t, db)
+		b := setupClock(t, db, a.clock)
+		const n = 20
+		for i := range n {
+			a.insert(fmt.Sprintf("t%d", i), "interval", "5", "record", "", "")
+		}
+		a.sync()
+		b.sync()
+		for fire := range 3 {
+			d := 5 * time.Second
+			if fire == 0 {
+				d = 4 * time.Second // from 00:00:01 to the first fire
+			}
+			a.advance(2, d) // one timer per replica
+			// Each fire's n runs are split between the two replicas.
+			got := 0
+			deadline := time.After(20 * time.Second)
+			for got < n {
+				select {
+				case <-a.runs:
+				case <-b.runs:
+				case <-deadline:
+					t.Fatalf("fire %d: %d of %d runs", fire, got, n)
+				}
+				got++
+			}
+		}
+		var pairs []struct {
+			TaskID int64     `db:"task_id"`
+			At     time.Time `db:"scheduled_at"`
+			N      int       `db:"n"`
+		}
+		must(t, db.Select(&pairs, "SELECT task_id, scheduled_at, COUNT(*) AS n FROM execute_task GROUP BY task_id, scheduled_at"))
+		if len(pairs) != 3*n {
+			t.Fatalf("%d distinct (task, fire) pairs, want %d", len(pairs), 3*n)
+		}
+		for _, p := range pairs {
+			if p.N != 1 {
+				t.Fatalf("task %d fire %v ran %d times", p.TaskID, p.At, p.N)
+			}
+		}
+	})
+}

@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"taskrunner/libs/trigger"
+)
+
+// group is every scheduled row that shares one schedule: the same kind,
+// canonical spec and zone. It is one gocron job, so a thousand rows on
+// "0 * * * *" cost one timer and one batch of claims per fire.
+type group struct {
+	key     string
+	id      uuid.UUID
+	sched   trigger.Schedule
+	members map[int64]*entry
+	// cursor is the latest fire time handled (or the time the group was
+	// made): the next fire is sched.Next(cursor).
+	cursor time.Time
+}
+
+// groupNamespace derives stable gocron job ids from group keys.
+var groupNamespace = uuid.MustParse("6f1c2a3e-59a4-4c1e-9a57-1f0b6f7b9a10")
+
+func newGroup(key string, sched trigger.Schedule, now time.Time) *group {
+	return &group{key: key, id: uuid.NewSHA1(groupNamespace, []byte(key)), sched: sched, members: map[int64]*entry{}, cursor: now}
+}
+
+// advance returns the fire time a timer firing at now is for, and how
+// many earlier fire times were passed over because the fire came late.
+// A fire more than a second early is spurious and returns zero.
+func (g *group) advance(now time.Time) (at time.Time, missed int) {
+	at = g.sched.Next(g.cursor)
+	if at.IsZero() || at.After(now.Add(time.Second)) {
+		return time.Time{}, 0
+	}
+	for {
+		n := g.sched.Next(at)
+		if n.IsZero() || n.After(now) {
+			break
+		}
+		at = n
+		missed++
+	}
+	g.cursor = at
+	return at, missed
+}
+
+// cronAdapter lets gocron time a group with the group's own schedule, so
+// gocron and the engine agree on every fire time.
+type cronAdapter struct{ sched trigger.Schedule }
+
+func (cronAdapter) IsValid(string, *time.Location, time.Time) error { return nil }
+
+// Next returns UTC times: gocron's own fall-back check compares wall
+// clocks, which in UTC never repeat.
+func (c cronAdapter) Next(last time.Time) time.Time { return c.sched.Next(last) }

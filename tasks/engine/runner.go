@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+	"taskrunner/tasks"
+)
+
+// Job is a claimed run, ready to execute: its execute_task row exists
+// and says running.
+type Job struct {
+	ExecID      int64
+	TaskID      int64
+	TaskKey     string
+	Func        string
+	Args        tasks.Args
+	TraceID     string
+	ScheduledAt time.Time
+	Attempt     int
+	Timeout     time.Duration
+	// DoneStatus is the task status once this run ends: ready, or done
+	// for the last fire of a date task.
+	DoneStatus string
+}
+
+// Executor runs claimed jobs. The engine's default runs them in this
+// process; one that hands them to a queue can take its place.
+type Executor interface {
+	Execute(ctx context.Context, job Job)
+}
+
+// Runner executes jobs in-process and records their outcome. It bounds
+// how many run at once, and it is what a queue worker runs as well.
+type Runner struct {
+	db          *sqlx.DB
+	reg         *tasks.Registry
+	log         *slog.Logger
+	clock       clockwork.Clock
+	outputLimit int
+	// timeoutGrace is how long a function that ignores its cancelled
+	// context is waited for before its run is recorded as timed out.
+	timeoutGrace time.Duration
+
+	// recorded, when set (by tests), receives each job once its outcome is written.
+	recorded chan<- recordedRun
+
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	active map[int64]context.CancelCauseFunc
+}
+
+// NewRunner returns a runner that runs at most maxConcurrent jobs at once.
+func NewRunner(db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, clock clockwork.Clock, maxConcurrent, outputLimit int) *Runner {
+	return &Runner{
+		db: db, reg: reg, log: log, clock: clock, outputLimit: outputLimit, timeoutGrace: time.Second,
+		sem:    make(chan struct{}, maxConcurrent),
+		active: map[int64]context.CancelCauseFunc{},
+	}
+}
+
+// errShutdown is the cause of a run cancelled by shutdown.
+var errShutdown = errors.New("daemon shutting down")
+
+// Execute starts job in a goroutine and returns at once.
+func (r *Runner) Execute(ctx context.Context, job Job) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	r.mu.Lock()
+	r.active[job.ExecID] = cancel
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() {
+			r.mu.Lock()
+			delete(r.active, job.ExecID)
+			r.mu.Unlock()
+			cancel(nil)
+		}()
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			r.record(job, models.RunInterrupted, "cancelled before it started: "+context.Cause(ctx).Error(), "", 0)
+			return
+		}
+		defer func() { <-r.sem }()
+		r.run(ctx, job)
+	}()
+}
+
+func (r *Runner) run(ctx context.Context, job Job) {
+	log := r.log.With("task_key", job.TaskKey, "trace_id", job.TraceID, "exec_id", job.ExecID)
+	run := tasks.NewRun(r.outputLimit)
+	run.TaskID, run.TaskKey, run.Args = job.TaskID, job.TaskKey, job.Args
+	run.ExecID, run.TraceID, run.ScheduledAt, run.Attempt = job.ExecID, job.TraceID, job.ScheduledAt, job.Attempt
+	run.Logger = log
+
+	fn, ok := r.reg.Lookup(job.Func)
+	if !ok {
+		r.record(job, models.RunFailed, fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func), "", 0)
+		return
+	}
+	runCtx := ctx
+	if job.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = clockwork.WithTimeout(ctx, r.clock, job.Timeout)
+		defer cancel()
+	}
+	start := r.clock.Now()
+	log.Info("run started", "scheduled_at", job.ScheduledAt, "attempt", job.Attempt)
+
+	done := make(chan error, 1)
+	go func() { done <- callRecovered(runCtx, fn, run) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-runCtx.Done():
+		// Give the function a moment to notice; one that ignores its
+		// context is abandoned (its goroutine ends when it returns).
+		select {
+		case err = <-done:
+		case <-r.clock.After(r.timeoutGrace):
+			err = runCtx.Err()
+		}
+	}
+	elapsed := r.clock.Since(start)
+
+	status, msg := models.RunSuccess, ""
+	switch {
+	case err == nil: // finished, even if a deadline passed meanwhile
+	case errors.Is(context.Cause(ctx), errShutdown):
+		status, msg = models.RunInterrupted, errShutdown.Error()
+	case runCtx.Err() != nil && job.Timeout > 0:
+		status, msg = models.RunTimeout, fmt.Sprintf("timeout after %s", job.Timeout)
+	case errors.Is(err, tasks.ErrSkipped):
+		status, msg = models.RunSkipped, err.Error()
+	default:
+		status, msg = models.RunFailed, err.Error()
+	}
+	if status == models.RunInterrupted || status == models.RunTimeout {
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			msg += ": " + err.Error()
+		}
+	}
+	log.Info("run finished", "status", status, "duration", elapsed, "error", msg)
+	r.record(job, status, msg, run.OutputText(), elapsed)
+}
+
+// callRecovered calls fn and turns a panic into an error with its stack.
+func callRecovered(ctx context.Context, fn tasks.Func, run *tasks.Run) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(ctx, run)
+}
+
+// record writes the outcome, retrying while the database is unreachable:
+// a run that ends during an outage is recorded once the database is back.
+func (r *Runner) record(job Job, status, errText, output string, elapsed time.Duration) {
+	f := models.Finish{Status: status, Error: errText, Output: output, FinishedAt: r.clock.Now(), Duration: elapsed}
+	ctx := context.Background()
+	retry(ctx, r.log, "record run", func() error {
+		ok, err := models.FinishRun(ctx, r.db, job.ExecID, f)
+		if err == nil && !ok {
+			r.log.Warn("run already closed by another replica; outcome not recorded",
+				"task_key", job.TaskKey, "trace_id", job.TraceID, "exec_id", job.ExecID, "status", status)
+		}
+		return err
+	})
+	retry(ctx, r.log, "record task status", func() error {
+		return models.FinishTaskRun(ctx, r.db, job.TaskID, job.DoneStatus, status, errText)
+	})
+	if r.recorded != nil {
+		r.recorded <- recordedRun{Job: job, Status: status, Error: errText}
+	}
+}
+
+// recordedRun is what tests are told when a run is written.
+type recordedRun struct {
+	Job    Job
+	Status string
+	Error  string
+}
+
+// Wait waits for running jobs until ctx ends, then cancels the rest and
+// records them as interrupted. It returns how many were cut off.
+func (r *Runner) Wait(ctx context.Context) int {
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return 0
+	case <-ctx.Done():
+	}
+	r.mu.Lock()
+	n := len(r.active)
+	for _, cancel := range r.active {
+		cancel(errShutdown)
+	}
+	r.mu.Unlock()
+	// Cancelled runs record themselves; those whose function ignores the
+	// context are recorded after the grace period.
+	select {
+	case <-done:
+	case <-time.After(r.timeoutGrace + 5*time.Second):
+	}
+	return n
+}
+
+// retry calls f until it succeeds, backing off to 10s between tries. It
+// gives up only when ctx ends.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			if attempt > 1 {
+				log.Info(what+": succeeded after retries", "attempts", attempt)
+			}
+			return
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Error(what+": database unavailable, retrying", "error", err, "attempt", attempt)
+		}
+		select {
+		case <-ctx.Done():
+			log.Error(what+": gave up", "error", err)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 10*time.Second)
+	}
+}
