@@ -157,6 +157,3 @@ func Exec(t testing.TB, db *sqlx.DB, script string) {
 		}
 	}
 }
-
-
-
