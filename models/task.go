@@ -219,3 +219,13 @@ func parseAnyTime(v any) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("cannot read time from %T", v)
 }
+
+// SampleTasks are the original framework's three sample rows: test_interval
+// runs every 5 seconds; test_date and test_cron are there, switched off.
+func SampleTasks() []Task {
+	return []Task{
+		{Key: "test_interval", Desc: "测试interval任务", Func: "test_interval", Trigger: "interval", Spec: "5", Args: "1,2,3", IsValid: 1},
+		{Key: "test_date", Desc: "测试date任务", Func: "test_date", Trigger: "date", Spec: "2020-04-24 18:08:00", Args: `"guess","hello"`, IsValid: 0},
+		{Key: "test_cron", Desc: "测试cron任务", Func: "test_cron", Trigger: "cron", Spec: "* * * * *", Args: "4,5,6", IsValid: 0},
+	}
+}

@@ -141,7 +141,7 @@ func New(cfg Config, db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, opts ..
 	s, err := gocron.NewScheduler(
 		gocron.WithClock(e.clock),
 		gocron.WithLocation(time.UTC),
-		gocron.WithLogger(log.With("component", "gocron")),
+		gocron.WithLogger(quietLogger{log.With("component", "gocron")}),
 		gocron.WithStopTimeout(e.cfg.ShutdownTimeout),
 	)
 	if err != nil {
@@ -460,13 +460,8 @@ func (e *Engine) build(t models.Task, hash string) *entry {
 		return ne
 	}
 	ne.opts, ne.loc = opts, loc
-	ne.sched, err = trigger.Parse(t.Trigger, t.Spec, trigger.Options{Location: loc, Ref: t.UpdateAt})
-	if err != nil {
-		col := "spec"
-		if errors.Is(err, trigger.ErrUnknownTrigger) {
-			col = "trigger"
-		}
-		ne.err = "column " + col + ": " + err.Error()
+	if ne.sched, err = ParseSchedule(t.Trigger, t.Spec, loc, t.UpdateAt); err != nil {
+		ne.err = err.Error()
 		return ne
 	}
 	if ne.args, err = tasks.ParseArgs(t.Args); err != nil {
@@ -492,6 +487,21 @@ func (e *Engine) build(t models.Task, hash string) *entry {
 		ne.done = true
 	}
 	return ne
+}
+
+// ParseSchedule parses a row's trigger and spec as the engine does; the
+// error names the column at fault, as a row's sched_error does. ref is
+// what relative phrases are measured from (the row's update_at).
+func ParseSchedule(kind, spec string, loc *time.Location, ref time.Time) (trigger.Schedule, error) {
+	s, err := trigger.Parse(kind, spec, trigger.Options{Location: loc, Ref: ref})
+	if err != nil {
+		col := "spec"
+		if errors.Is(err, trigger.ErrUnknownTrigger) {
+			col = "trigger"
+		}
+		return nil, fmt.Errorf("column %s: %w", col, err)
+	}
+	return s, nil
 }
 
 // detach takes an entry out of its group. Called with e.mu held.
@@ -632,3 +642,8 @@ func lastFire(s trigger.Schedule) time.Time {
 	}
 	return last
 }
+
+// quietLogger passes gocron's messages on, less its per-event debug lines.
+type quietLogger struct{ *slog.Logger }
+
+func (quietLogger) Debug(string, ...any) {}
