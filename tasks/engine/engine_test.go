@@ -32,8 +32,9 @@ type harness struct {
 	e     *Engine
 	runs  chan recordedRun
 	logs  *lockedBuffer
-	// release unblocks the "block" task function.
+	// release unblocks the "block" task function; started hears it start.
 	release chan struct{}
+	started chan struct{}
 }
 
 type lockedBuffer struct {
@@ -76,7 +77,7 @@ func setup(t *testing.T, db *sqlx.DB) *harness {
 func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness {
 	t.Helper()
 	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000),
-		logs: &lockedBuffer{}, release: make(chan struct{})}
+		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100)}
 	reg := tasks.NewRegistry()
 	must(t, reg.Add("record", func(ctx context.Context, run *tasks.Run) error {
 		run.Logger.Info("record ran")
@@ -93,6 +94,7 @@ func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness 
 		return fmt.Errorf("nothing new: %w", tasks.ErrSkipped)
 	}))
 	must(t, reg.Add("block", func(ctx context.Context, run *tasks.Run) error {
+		h.started <- struct{}{}
 		<-h.release // ignores its context on purpose
 		return nil
 	}))
@@ -454,6 +456,47 @@ func TestEngine_ReplicasClaimOnce(t *testing.T) {
 			if p.N != 1 {
 				t.Fatalf("task %d fire %v ran %d times", p.TaskID, p.At, p.N)
 			}
+		}
+	})
+}
+
+func TestEngine_Timeout(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		// "block" ignores its context: it is recorded as timed out all the
+		// same, after the grace period, and the engine does not wait on it.
+		id := h.insert("stuck", "interval", "5", "block", "", `{"timeout": "2s"}`)
+		h.sync()
+		h.advance(1, 4*time.Second) // 00:00:05: the run starts
+		h.advance(2, 2*time.Second) // group timer + the run's deadline
+		h.advance(2, time.Second)   // group timer + the grace period
+		r := h.wait(1)[0]
+		if r.Status != models.RunTimeout || r.Error != "timeout after 2s" {
+			t.Fatalf("run %+v", r)
+		}
+		if row := h.history(id)[0]; row.Status != models.RunTimeout {
+			t.Fatalf("history %+v", row)
+		}
+	})
+}
+
+func TestEngine_ShutdownInterruptsRuns(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		h.e.cfg.ShutdownTimeout = 100 * time.Millisecond
+		h.e.runner.timeoutGrace = 100 * time.Millisecond
+		id := h.insert("long", "interval", "5", "block", "", "")
+		h.sync()
+		h.advance(1, 4*time.Second)
+		select {
+		case <-h.started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("run never started")
+		}
+		must(t, h.e.Shutdown())
+		r := h.history(id)[0]
+		if r.Status != models.RunInterrupted || !strings.Contains(string(r.Error), "shutting down") || !r.FinishedAt.Valid {
+			t.Fatalf("after shutdown: %+v", r)
 		}
 	})
 }

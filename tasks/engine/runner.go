@@ -57,7 +57,12 @@ type Runner struct {
 	sem    chan struct{}
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	active map[int64]context.CancelCauseFunc
+	active map[int64]activeRun
+}
+
+type activeRun struct {
+	job    Job
+	cancel context.CancelCauseFunc
 }
 
 // NewRunner returns a runner that runs at most maxConcurrent jobs at once.
@@ -65,7 +70,7 @@ func NewRunner(db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, clock clockwo
 	return &Runner{
 		db: db, reg: reg, log: log, clock: clock, outputLimit: outputLimit, timeoutGrace: time.Second,
 		sem:    make(chan struct{}, maxConcurrent),
-		active: map[int64]context.CancelCauseFunc{},
+		active: map[int64]activeRun{},
 	}
 }
 
@@ -76,7 +81,7 @@ var errShutdown = errors.New("daemon shutting down")
 func (r *Runner) Execute(ctx context.Context, job Job) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	r.mu.Lock()
-	r.active[job.ExecID] = cancel
+	r.active[job.ExecID] = activeRun{job: job, cancel: cancel}
 	r.mu.Unlock()
 	r.wg.Add(1)
 	go func() {
@@ -205,18 +210,31 @@ func (r *Runner) Wait(ctx context.Context) int {
 	case <-ctx.Done():
 	}
 	r.mu.Lock()
-	n := len(r.active)
-	for _, cancel := range r.active {
-		cancel(errShutdown)
+	cut := make([]activeRun, 0, len(r.active))
+	for _, a := range r.active {
+		a.cancel(errShutdown)
+		cut = append(cut, a)
 	}
 	r.mu.Unlock()
-	// Cancelled runs record themselves; those whose function ignores the
-	// context are recorded after the grace period.
+	// A function that honours its context records itself within the
+	// grace period; the rest are recorded here, and whatever they report
+	// later finds its row closed.
 	select {
 	case <-done:
-	case <-time.After(r.timeoutGrace + 5*time.Second):
+		return len(cut)
+	case <-time.After(r.timeoutGrace):
 	}
-	return n
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range cut {
+		if _, still := r.active[a.job.ExecID]; still {
+			f := models.Finish{Status: models.RunInterrupted, Error: errShutdown.Error() + "; the function did not return", FinishedAt: r.clock.Now()}
+			if _, err := models.FinishRun(context.Background(), r.db, a.job.ExecID, f); err != nil {
+				r.log.Error("record interrupted run", "task_key", a.job.TaskKey, "trace_id", a.job.TraceID, "error", err)
+			}
+		}
+	}
+	return len(cut)
 }
 
 // retry calls f until it succeeds, backing off to 10s between tries. It
