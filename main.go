@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // time zones work in a minimal image without /usr/share/zoneinfo
 
 	"github.com/jmoiron/sqlx"
 
