@@ -12,6 +12,7 @@ import (
 
 // Run statuses of execute_task.
 const (
+	RunPending     = "pending" // a retry waiting for its retry_at
 	RunRunning     = "running"
 	RunSuccess     = "success"
 	RunFailed      = "failed"
@@ -19,13 +20,21 @@ const (
 	RunInterrupted = "interrupted" // cut off by shutdown
 	RunLost        = "lost"        // its owner stopped heartbeating
 	RunSkipped     = "skipped"     // the function said so, or an overlap policy did
+	RunMissed      = "missed"      // fire times not run (misfire policy); attempt 0
+	RunCancelled   = "cancelled"   // replaced by a newer run (overlap replace)
 )
+
+// Finished reports whether a run status is final.
+func Finished(status string) bool {
+	return status != RunPending && status != RunRunning
+}
 
 // Run sources.
 const (
 	SourceSchedule = "schedule"
 	SourceCatchup  = "catchup"
 	SourceRetry    = "retry"
+	SourceMisfire  = "misfire"
 	SourceManual   = "manual"
 )
 
@@ -47,6 +56,7 @@ type ExecuteTask struct {
 	FinishedAt  sql.NullTime  `db:"finished_at"`
 	DurationMS  sql.NullInt64 `db:"duration_ms"`
 	HeartbeatAt sql.NullTime  `db:"heartbeat_at"`
+	RetryAt     sql.NullTime  `db:"retry_at"`
 	Host        string        `db:"host"`
 	Owner       string        `db:"owner"`
 	Error       NullString    `db:"error"`
@@ -54,7 +64,7 @@ type ExecuteTask struct {
 }
 
 const executeTaskColumns = "id, task_id, status, extra, trace_id, create_at, update_at, task_key, scheduled_at, attempt, " +
-	"first_id, source, started_at, finished_at, duration_ms, heartbeat_at, host, owner, error, output"
+	"first_id, source, started_at, finished_at, duration_ms, heartbeat_at, retry_at, host, owner, error, output"
 
 // Claim asks for one fire of a task. The unique key (task_id,
 // scheduled_at, attempt) lets exactly one claimant in the whole cluster
@@ -70,6 +80,12 @@ type Claim struct {
 	Host        string
 	Owner       string
 	StartedAt   time.Time
+	// Status is the row's status: running (the default), or a final one
+	// (skipped, missed) recorded as finished at StartedAt, or pending
+	// until RetryAt.
+	Status  string
+	Error   string
+	RetryAt time.Time
 }
 
 // ClaimRuns inserts a running row for each claim whose fire is not taken
@@ -91,19 +107,33 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 		args []any
 	)
 	sb.WriteString("INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, " +
-		"source, started_at, heartbeat_at, host, owner) VALUES ")
+		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error) VALUES ")
 	for i, c := range claims {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("(?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		var first any
+		sb.WriteString("(?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		var first, errText, started, heartbeat, finished, duration, retryAt any
 		if c.FirstID != 0 {
 			first = c.FirstID
 		}
-		started := dbTime(q, c.StartedAt)
-		args = append(args, c.TaskID, RunRunning, c.TraceID, c.TaskKey, dbTime(q, c.ScheduledAt), c.Attempt, first,
-			c.Source, started, started, c.Host, c.Owner)
+		if c.Error != "" {
+			errText = c.Error
+		}
+		status := c.Status
+		switch status {
+		case "", RunRunning:
+			status = RunRunning
+			started = dbTime(q, c.StartedAt)
+			heartbeat = started
+		case RunPending:
+			retryAt = dbTime(q, c.RetryAt)
+		default: // recorded as already finished
+			started = dbTime(q, c.StartedAt)
+			finished, duration = started, 0
+		}
+		args = append(args, c.TaskID, status, c.TraceID, c.TaskKey, dbTime(q, c.ScheduledAt), c.Attempt, first,
+			c.Source, started, heartbeat, finished, duration, retryAt, c.Host, c.Owner, errText)
 	}
 	if isSQLite(q) {
 		sb.WriteString(" ON CONFLICT DO NOTHING")
@@ -182,4 +212,122 @@ func ListRuns(ctx context.Context, q sqlx.ExtContext, taskID int64, limit int) (
 	var rs []ExecuteTask
 	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE task_id = ? ORDER BY id DESC LIMIT ?", taskID, limit)
 	return rs, err
+}
+
+// RunningRun is a running row, as overlap policies see it.
+type RunningRun struct {
+	ID     int64  `db:"id"`
+	TaskID int64  `db:"task_id"`
+	Owner  string `db:"owner"`
+}
+
+// ListRunningByTask returns the running rows of the given tasks. It reads
+// the running rows only (index on status).
+func ListRunningByTask(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int64][]RunningRun, error) {
+	out := map[int64][]RunningRun{}
+	for _, part := range chunks(taskIDs, 1000) {
+		query, args, err := sqlx.In("SELECT id, task_id, owner FROM execute_task WHERE status = ? AND task_id IN (?)", RunRunning, part)
+		if err != nil {
+			return nil, err
+		}
+		var rs []RunningRun
+		if err := sqlx.SelectContext(ctx, q, &rs, q.Rebind(query), args...); err != nil {
+			return nil, fmt.Errorf("list running runs: %w", err)
+		}
+		for _, r := range rs {
+			out[r.TaskID] = append(out[r.TaskID], r)
+		}
+	}
+	return out, nil
+}
+
+// CloseRun moves a row from status from to a final status, with a
+// message and finish time, and reports whether this call did it: of
+// several replicas trying, exactly one does.
+func CloseRun(ctx context.Context, q sqlx.ExtContext, id int64, from, to, msg string, at time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = ?",
+		to, msg, dbTime(q, at), id, from)
+	if err != nil {
+		return false, fmt.Errorf("close run %d as %s: %w", id, to, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Heartbeat renews the lease of running rows.
+func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time) error {
+	for _, part := range chunks(ids, 1000) {
+		query, args, err := sqlx.In("UPDATE execute_task SET heartbeat_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+			return fmt.Errorf("heartbeat %d runs: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// ListClosed returns, of the given ids, those no longer running, with
+// their status: runs another replica closed (replaced, or taken for lost).
+func ListClosed(ctx context.Context, q sqlx.ExtContext, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	for _, part := range chunks(ids, 1000) {
+		query, args, err := sqlx.In("SELECT id, status FROM execute_task WHERE status <> ? AND id IN (?)", RunRunning, part)
+		if err != nil {
+			return nil, err
+		}
+		var rs []struct {
+			ID     int64  `db:"id"`
+			Status string `db:"status"`
+		}
+		if err := sqlx.SelectContext(ctx, q, &rs, q.Rebind(query), args...); err != nil {
+			return nil, fmt.Errorf("list closed runs: %w", err)
+		}
+		for _, r := range rs {
+			out[r.ID] = r.Status
+		}
+	}
+	return out, nil
+}
+
+// ListStaleRuns returns running rows whose lease ended before t.
+func ListStaleRuns(ctx context.Context, q sqlx.ExtContext, before time.Time, limit int) ([]ExecuteTask, error) {
+	var rs []ExecuteTask
+	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE status = ? AND heartbeat_at < ? ORDER BY id LIMIT ?",
+		RunRunning, dbTime(q, before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list stale runs: %w", err)
+	}
+	return rs, nil
+}
+
+// ListDueRetries returns pending retries whose time has come.
+func ListDueRetries(ctx context.Context, q sqlx.ExtContext, now time.Time, limit int) ([]ExecuteTask, error) {
+	var rs []ExecuteTask
+	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE status = ? AND retry_at <= ? ORDER BY retry_at LIMIT ?",
+		RunPending, dbTime(q, now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list due retries: %w", err)
+	}
+	return rs, nil
+}
+
+// ClaimPending starts a pending retry for owner, if no one else did.
+func ClaimPending(ctx context.Context, q sqlx.ExtContext, id int64, owner, host string, now time.Time) (bool, error) {
+	t := dbTime(q, now)
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, owner = ?, host = ?, started_at = ?, heartbeat_at = ? WHERE id = ? AND status = ?",
+		RunRunning, owner, host, t, t, id, RunPending)
+	if err != nil {
+		return false, fmt.Errorf("claim retry %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// GetRun returns one row.
+func GetRun(ctx context.Context, q sqlx.ExtContext, id int64) (ExecuteTask, error) {
+	var r ExecuteTask
+	err := sqlx.GetContext(ctx, q, &r, "SELECT "+executeTaskColumns+" FROM execute_task WHERE id = ?", id)
+	return r, err
 }

@@ -90,6 +90,23 @@ func GetTask(ctx context.Context, q sqlx.ExtContext, id int64) (Task, error) {
 	return t, err
 }
 
+// ListTasksByID returns the given rows, in id order.
+func ListTasksByID(ctx context.Context, q sqlx.ExtContext, ids []int64) ([]Task, error) {
+	var out []Task
+	for _, part := range chunks(ids, 1000) {
+		query, args, err := sqlx.In("SELECT "+taskColumns+" FROM task WHERE id IN (?) ORDER BY id", part)
+		if err != nil {
+			return nil, err
+		}
+		var ts []Task
+		if err := sqlx.SelectContext(ctx, q, &ts, q.Rebind(query), args...); err != nil {
+			return nil, err
+		}
+		out = append(out, ts...)
+	}
+	return out, nil
+}
+
 // TaskStats is what a sync compares to notice deletions without reading rows.
 type TaskStats struct {
 	Count     int64
@@ -146,9 +163,13 @@ func SetTaskState(ctx context.Context, q sqlx.ExtContext, ids []int64, st TaskSt
 // fire time, and the next one.
 func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, next time.Time) error {
 	for _, part := range chunks(ids, 1000) {
-		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, last_fire_at = ?, next_fire_at = ?"+
-			keepUpdateAt(q)+" WHERE id IN (?)",
-			TaskDoing, dbTime(q, fired), dbNullTime(q, next), part)
+		// last_fire_at only moves forward: a catch-up of an old fire time
+		// must not make older fires look missed.
+		f := dbTime(q, fired)
+		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, "+
+			"last_fire_at = CASE WHEN last_fire_at IS NULL OR last_fire_at < ? THEN ? ELSE last_fire_at END, "+
+			"next_fire_at = ?"+keepUpdateAt(q)+" WHERE id IN (?)",
+			TaskDoing, f, f, dbNullTime(q, next), part)
 		if err != nil {
 			return err
 		}

@@ -112,6 +112,41 @@ func MySQL(t testing.TB) *sqlx.DB {
 	return db
 }
 
+// Pools returns n separate pools on one new migrated database, as n
+// replicas would have: MySQL when kind is "mysql", else SQLite.
+func Pools(t testing.TB, kind string, n int) []*sqlx.DB {
+	t.Helper()
+	var open func() *sqlx.DB
+	if kind == "mysql" {
+		cfg := EmptyMySQL(t)
+		open = func() *sqlx.DB { return Open(t, cfg) }
+	} else {
+		path := filepath.Join(t.TempDir(), "taskrunner.db")
+		open = func() *sqlx.DB {
+			db, err := sqlitedb.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+			return db
+		}
+	}
+	pools := make([]*sqlx.DB, n)
+	for i := range pools {
+		pools[i] = open()
+	}
+	migrate(t, pools[0])
+	return pools
+}
+
+// EachKind runs f as a subtest for "mysql" and "sqlite".
+func EachKind(t *testing.T, f func(t *testing.T, kind string)) {
+	t.Helper()
+	for _, kind := range []string{"mysql", "sqlite"} {
+		t.Run(kind, func(t *testing.T) { f(t, kind) })
+	}
+}
+
 // SQLite returns a new SQLite database migrated to schema.sql.
 func SQLite(t testing.TB) *sqlx.DB {
 	t.Helper()

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -41,6 +42,11 @@ type Config struct {
 	MaxConcurrentRuns int            // Defaults to 1000.
 	OutputLimit       int            // Bytes of output kept per run. Defaults to 65536.
 	Location          *time.Location // Zone of specs without their own. Defaults to UTC.
+	// Lease: a running run whose owner has not renewed it for this long
+	// is lost. Renewed at every sync. Defaults to 3 × SyncInterval.
+	Lease time.Duration
+	// Defaults are the options of tasks whose extra does not set them.
+	Defaults Defaults
 }
 
 func (c Config) withDefaults() Config {
@@ -62,6 +68,10 @@ func (c Config) withDefaults() Config {
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
+	if c.Lease <= 0 {
+		c.Lease = 3 * c.SyncInterval
+	}
+	c.Defaults = c.Defaults.withDefaults()
 	return c
 }
 
@@ -99,10 +109,16 @@ type Engine struct {
 	hwm      time.Time // latest update_at seen
 	lastFull time.Time
 
-	mu      sync.Mutex // guards the fields below; never held across a database call
-	entries map[int64]*entry
-	groups  map[string]*group
-	keys    map[string]int64 // task_key -> id of the scheduled row using it
+	retryMu sync.Mutex     // one startDueRetries at a time
+	stopped atomic.Bool    // set by Shutdown: nothing new is dispatched
+	// dispatched, when set (by tests), hears each fire once it is dispatched.
+	dispatched chan<- time.Time
+
+	mu             sync.Mutex // guards the fields below; never held across a database call
+	entries        map[int64]*entry
+	groups         map[string]*group
+	keys           map[string]int64 // task_key -> id of the scheduled row using it
+	pendingCatchup map[int64]bool   // tasks whose fire could not be claimed
 }
 
 // entry is one row as the engine applied it.
@@ -128,6 +144,8 @@ func New(cfg Config, db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, opts ..
 		entries: map[int64]*entry{},
 		groups:  map[string]*group{},
 		keys:    map[string]int64{},
+
+		pendingCatchup: map[int64]bool{},
 	}
 	for _, o := range opts {
 		o(e)
@@ -135,6 +153,7 @@ func New(cfg Config, db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, opts ..
 	host, _ := os.Hostname()
 	e.host = fmt.Sprintf("%s/%d", host, os.Getpid())
 	e.runner = NewRunner(db, reg, log, e.clock, e.cfg.MaxConcurrentRuns, e.cfg.OutputLimit)
+	e.runner.finished = e.finished
 	if e.exec == nil {
 		e.exec = e.runner
 	}
@@ -196,6 +215,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // Shutdown stops firing, waits up to ShutdownTimeout for running runs and
 // records the ones it cuts off as interrupted.
 func (e *Engine) Shutdown() error {
+	e.stopped.Store(true)
 	if err := e.sched.StopJobs(); err != nil {
 		e.log.Warn("stop scheduler", "error", err)
 	}
@@ -233,7 +253,8 @@ func (e *Engine) SyncOnce(ctx context.Context) error {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
 	now := e.clock.Now()
-	full := !e.synced || now.Sub(e.lastFull) >= e.cfg.FullSyncInterval
+	first := !e.synced
+	full := first || now.Sub(e.lastFull) >= e.cfg.FullSyncInterval
 
 	stats, err := models.GetTaskStats(ctx, e.db)
 	if err != nil {
@@ -329,8 +350,45 @@ func (e *Engine) SyncOnce(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	rep.Groups, rep.Tasks = len(e.groups), len(e.entries)
+	pending := make([]int64, 0, len(e.pendingCatchup))
+	for id := range e.pendingCatchup {
+		pending = append(pending, id)
+	}
+	clear(e.pendingCatchup)
 	e.mu.Unlock()
 	e.report = rep
+
+	// Fires nobody claimed: at start, all rows; later, those whose
+	// claim failed while the database was unreachable.
+	if first {
+		e.catchUp(rows, now)
+	} else if len(pending) > 0 {
+		again, err := models.ListTasksByID(ctx, e.db, pending)
+		if err != nil {
+			e.mu.Lock()
+			for _, id := range pending {
+				e.pendingCatchup[id] = true
+			}
+			e.mu.Unlock()
+			return fmt.Errorf("sync: %w", err)
+		}
+		e.catchUp(again, now)
+	}
+	return e.maintainRuns(ctx, now)
+}
+
+// maintainRuns renews this replica's leases, takes over lost runs and
+// starts due retries.
+func (e *Engine) maintainRuns(ctx context.Context, now time.Time) error {
+	if err := e.runner.Heartbeat(ctx); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	if err := e.reapLost(ctx, now); err != nil {
+		return fmt.Errorf("lost runs: %w", err)
+	}
+	if err := e.startDueRetries(ctx); err != nil {
+		return fmt.Errorf("retries: %w", err)
+	}
 	return nil
 }
 
@@ -454,7 +512,7 @@ func (e *Engine) build(t models.Task, hash string) *entry {
 	if t.IsValid != 1 {
 		return ne
 	}
-	opts, loc, err := parseOptions(t.Extra, e.cfg.Location)
+	opts, loc, err := parseOptions(t.Extra, e.cfg.Location, e.cfg.Defaults)
 	if err != nil {
 		ne.err = "column extra: " + err.Error()
 		return ne
@@ -571,54 +629,11 @@ func (e *Engine) fire(key string) {
 	if missed > 0 {
 		e.log.Warn("fire came late; earlier fire times passed over", "schedule", key, "missed", missed, "scheduled_at", at)
 	}
+	g.dispatching.Lock()
 	e.dispatch(context.Background(), members, at, next, models.SourceSchedule)
-}
-
-// dispatch claims the fire at for every member and executes the runs this
-// replica won.
-func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.Time, source string) {
-	if len(members) == 0 {
-		return
-	}
-	started := e.clock.Now()
-	claims := make([]models.Claim, len(members))
-	for i, m := range members {
-		claims[i] = models.Claim{
-			TaskID: m.task.ID, TaskKey: m.task.Key, ScheduledAt: at, Attempt: 1, Source: source,
-			TraceID: uuid.NewString(), Host: e.host, Owner: e.owner, StartedAt: started,
-		}
-	}
-	ids, err := models.ClaimRuns(ctx, e.db, claims)
-	if err != nil {
-		e.log.Error("fire not claimed: database unavailable", "scheduled_at", at, "tasks", len(members), "error", err)
-		return
-	}
-	var won []int64
-	for i, id := range ids {
-		if id != 0 {
-			won = append(won, claims[i].TaskID)
-		}
-	}
-	if len(won) == 0 {
-		return
-	}
-	if err := models.MarkTasksFired(ctx, e.db, won, at, next); err != nil {
-		e.log.Warn("fire claimed but task state not written", "error", err)
-	}
-	doneStatus := models.TaskReady
-	if next.IsZero() {
-		doneStatus = models.TaskDone
-	}
-	for i, id := range ids {
-		if id == 0 {
-			continue
-		}
-		m := members[i]
-		e.exec.Execute(ctx, Job{
-			ExecID: id, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args,
-			TraceID: claims[i].TraceID, ScheduledAt: at, Attempt: 1, Timeout: time.Duration(m.opts.Timeout),
-			DoneStatus: doneStatus,
-		})
+	g.dispatching.Unlock()
+	if e.dispatched != nil {
+		e.dispatched <- at
 	}
 }
 

@@ -31,6 +31,7 @@ type harness struct {
 	clock *clockwork.FakeClock
 	e     *Engine
 	runs  chan recordedRun
+	fires chan time.Time
 	logs  *lockedBuffer
 	// release unblocks the "block" task function; started hears it start.
 	release chan struct{}
@@ -76,7 +77,7 @@ func setup(t *testing.T, db *sqlx.DB) *harness {
 // replicas seeing the same instants.
 func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness {
 	t.Helper()
-	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000),
+	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000), fires: make(chan time.Time, 1000),
 		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100)}
 	reg := tasks.NewRegistry()
 	must(t, reg.Add("record", func(ctx context.Context, run *tasks.Run) error {
@@ -93,6 +94,21 @@ func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness 
 	must(t, reg.Add("skip", func(ctx context.Context, run *tasks.Run) error {
 		return fmt.Errorf("nothing new: %w", tasks.ErrSkipped)
 	}))
+	must(t, reg.Add("wait", func(ctx context.Context, run *tasks.Run) error {
+		h.started <- struct{}{}
+		<-ctx.Done() // honours its context
+		return ctx.Err()
+	}))
+	must(t, reg.Add("flaky", func(ctx context.Context, run *tasks.Run) error {
+		if run.Attempt == 1 && run.ScheduledAt.Equal(start.Add(59*time.Second)) {
+			h.started <- struct{}{}
+			<-h.release // the first attempt of the first fire hangs, as on a dying host
+		}
+		return nil
+	}))
+	must(t, reg.Add("noretry", func(ctx context.Context, run *tasks.Run) error {
+		return tasks.NoRetry(errors.New("bad input"))
+	}))
 	must(t, reg.Add("block", func(ctx context.Context, run *tasks.Run) error {
 		h.started <- struct{}{}
 		<-h.release // ignores its context on purpose
@@ -103,15 +119,21 @@ func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness 
 		return nil
 	}))
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e, err := New(Config{ShutdownTimeout: 2 * time.Second}, db, reg, log, WithClock(h.clock))
+	e, err := New(Config{ShutdownTimeout: 2 * time.Second, Defaults: Defaults{MisfireGrace: time.Second}}, db, reg, log, WithClock(h.clock))
 	must(t, err)
 	e.runner.recorded = h.runs
+	e.dispatched = h.fires
 	e.runner.timeoutGrace = time.Second
 	h.e = e
 	e.Start()
 	t.Cleanup(func() {
 		close(h.release)
 		_ = e.Shutdown()
+		if t.Failed() {
+			h.logs.mu.Lock()
+			t.Logf("engine log:\n%s", h.logs.b.String())
+			h.logs.mu.Unlock()
+		}
 	})
 	return h
 }
@@ -129,7 +151,27 @@ func (h *harness) insert(key, trig, spec, fn, args, extra string) int64 {
 		Key: key, Desc: key, Func: fn, Trigger: trig, Spec: spec, Args: args, IsValid: 1, Extra: extra,
 	})
 	must(h.t, err)
+	h.stamp(id)
 	return id
+}
+
+// stamp sets a row's update_at to the fake clock's time, as the database
+// would in production: the misfire window starts at the last edit.
+func (h *harness) stamp(id int64) {
+	h.t.Helper()
+	h.exec("UPDATE task SET update_at = ? WHERE id = ?", h.clock.Now().UTC().Truncate(time.Second).Format("2006-01-02 15:04:05"), id)
+}
+
+// fired waits for n fires to be dispatched.
+func (h *harness) fired(n int) {
+	h.t.Helper()
+	for range n {
+		select {
+		case <-h.fires:
+		case <-time.After(20 * time.Second):
+			h.t.Fatal("fire not dispatched")
+		}
+	}
 }
 
 func (h *harness) exec(query string, args ...any) {
@@ -178,6 +220,16 @@ func (h *harness) wait(n int) []recordedRun {
 		}
 	}
 	return out
+}
+
+// waitStarted waits for a blocking task function to start.
+func (h *harness) waitStarted() {
+	h.t.Helper()
+	select {
+	case <-h.started:
+	case <-time.After(20 * time.Second):
+		h.t.Fatal("run never started")
+	}
 }
 
 func (h *harness) history(taskID int64) []models.ExecuteTask {

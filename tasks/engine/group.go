@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,9 @@ type group struct {
 	// cursor is the latest fire time handled (or the time the group was
 	// made): the next fire is sched.Next(cursor).
 	cursor time.Time
+	// dispatching serialises the group's fires, so a fire's overlap check
+	// sees the run the fire before it claimed.
+	dispatching sync.Mutex
 }
 
 // groupNamespace derives stable gocron job ids from group keys.

@@ -3,17 +3,63 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 )
 
+// Policies, as written in task.extra or common.toml.
+const (
+	MisfireSkip = "skip" // missed fire times are not run; the next one is
+	MisfireOnce = "once" // one catch-up run for the latest missed time
+	MisfireAll  = "all"  // every missed time runs, oldest first, up to misfire_max
+
+	OverlapAllow   = "allow"   // runs of one task may overlap (up to max_parallel)
+	OverlapForbid  = "forbid"  // a fire while a run is going is recorded as skipped
+	OverlapReplace = "replace" // the running run is cancelled and the new one starts
+
+	BackoffFixed       = "fixed"
+	BackoffExponential = "exponential"
+)
+
+// Defaults are the cluster-wide defaults of the per-task options.
+type Defaults struct {
+	Misfire      string        // Defaults to skip.
+	MisfireGrace time.Duration // Defaults to 10s.
+	MisfireMax   int           // Defaults to 100.
+	Overlap      string        // Defaults to forbid.
+}
+
+func (d Defaults) withDefaults() Defaults {
+	if d.Misfire == "" {
+		d.Misfire = MisfireSkip
+	}
+	if d.MisfireGrace <= 0 {
+		d.MisfireGrace = 10 * time.Second
+	}
+	if d.MisfireMax <= 0 {
+		d.MisfireMax = 100
+	}
+	if d.Overlap == "" {
+		d.Overlap = OverlapForbid
+	}
+	return d
+}
+
 // taskOptions are the keys of task.extra the engine reads. Other keys are
 // the user's own and are left alone.
 type taskOptions struct {
-	// Timezone overrides the configured default zone of cron, date and text specs.
-	Timezone string `json:"timezone"`
-	// Timeout cancels a run's context after this long ("30s"); 0 = none.
-	Timeout duration `json:"timeout"`
+	Timezone      string   `json:"timezone"`        // zone of the spec
+	Timeout       duration `json:"timeout"`         // 0 = none
+	Misfire       string   `json:"misfire"`         // skip | once | all
+	MisfireGrace  duration `json:"misfire_grace"`   // a fire this late is still a normal run
+	MisfireMax    int      `json:"misfire_max"`     // cap of catch-up runs for "all"
+	Overlap       string   `json:"overlap"`         // allow | forbid | replace
+	MaxParallel   int      `json:"max_parallel"`    // with allow; 0 = no limit
+	MaxRetries    int      `json:"max_retries"`     // retries after a failure, timeout or loss
+	RetryBackoff  string   `json:"retry_backoff"`   // fixed | exponential
+	RetryDelay    duration `json:"retry_delay"`     // first delay. Defaults to 10s
+	RetryMaxDelay duration `json:"retry_max_delay"` // cap of the exponential delay. Defaults to 10m
 }
 
 // duration reads "90s" or a number of seconds.
@@ -40,25 +86,38 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parseOptions reads task.extra. The error names the key at fault.
-func parseOptions(extra string, defaultLoc *time.Location) (taskOptions, *time.Location, error) {
-	var o taskOptions
-	if strings.TrimSpace(extra) == "" {
-		return o, defaultLoc, nil
+// optionKeys maps each key of task.extra the engine reads to its field.
+func (o *taskOptions) fields() map[string]any {
+	return map[string]any{
+		"timezone": &o.Timezone, "timeout": &o.Timeout,
+		"misfire": &o.Misfire, "misfire_grace": &o.MisfireGrace, "misfire_max": &o.MisfireMax,
+		"overlap": &o.Overlap, "max_parallel": &o.MaxParallel,
+		"max_retries": &o.MaxRetries, "retry_backoff": &o.RetryBackoff,
+		"retry_delay": &o.RetryDelay, "retry_max_delay": &o.RetryMaxDelay,
 	}
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(extra), &keys); err != nil {
-		return o, nil, fmt.Errorf("not a JSON object: %v", err)
+}
+
+// parseOptions reads task.extra over the defaults. The error names the key at fault.
+func parseOptions(extra string, defaultLoc *time.Location, d Defaults) (taskOptions, *time.Location, error) {
+	o := taskOptions{
+		Misfire: d.Misfire, MisfireGrace: duration(d.MisfireGrace), MisfireMax: d.MisfireMax, Overlap: d.Overlap,
+		RetryBackoff: BackoffExponential, RetryDelay: duration(10 * time.Second), RetryMaxDelay: duration(10 * time.Minute),
 	}
-	for _, k := range []struct {
-		key string
-		dst any
-	}{{"timezone", &o.Timezone}, {"timeout", &o.Timeout}} {
-		if raw, ok := keys[k.key]; ok {
-			if err := json.Unmarshal(raw, k.dst); err != nil {
-				return o, nil, fmt.Errorf("key %q: %v", k.key, err)
+	if strings.TrimSpace(extra) != "" {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(extra), &keys); err != nil {
+			return o, nil, fmt.Errorf("not a JSON object: %v", err)
+		}
+		for key, dst := range o.fields() {
+			if raw, ok := keys[key]; ok {
+				if err := json.Unmarshal(raw, dst); err != nil {
+					return o, nil, fmt.Errorf("key %q: %v", key, err)
+				}
 			}
 		}
+	}
+	if err := o.validate(); err != nil {
+		return o, nil, err
 	}
 	loc := defaultLoc
 	if o.Timezone != "" {
@@ -68,4 +127,57 @@ func parseOptions(extra string, defaultLoc *time.Location) (taskOptions, *time.L
 		}
 	}
 	return o, loc, nil
+}
+
+func (o taskOptions) validate() error {
+	oneOf := func(key, v string, allowed ...string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("key %q: want one of %s, got %q", key, strings.Join(allowed, ", "), v)
+	}
+	if err := oneOf("misfire", o.Misfire, MisfireSkip, MisfireOnce, MisfireAll); err != nil {
+		return err
+	}
+	if err := oneOf("overlap", o.Overlap, OverlapAllow, OverlapForbid, OverlapReplace); err != nil {
+		return err
+	}
+	if err := oneOf("retry_backoff", o.RetryBackoff, BackoffFixed, BackoffExponential); err != nil {
+		return err
+	}
+	for key, n := range map[string]int{"misfire_max": o.MisfireMax, "max_parallel": o.MaxParallel, "max_retries": o.MaxRetries} {
+		if n < 0 {
+			return fmt.Errorf("key %q: must not be negative, got %d", key, n)
+		}
+	}
+	if o.MaxRetries > 1000 {
+		return fmt.Errorf("key \"max_retries\": at most 1000, got %d", o.MaxRetries)
+	}
+	if o.MisfireMax == 0 {
+		return fmt.Errorf("key \"misfire_max\": must be at least 1")
+	}
+	if o.RetryDelay < duration(time.Second) {
+		return fmt.Errorf("key \"retry_delay\": must be at least 1s, got %s", time.Duration(o.RetryDelay))
+	}
+	if o.RetryMaxDelay < o.RetryDelay {
+		return fmt.Errorf("key \"retry_max_delay\": must be at least retry_delay (%s), got %s", time.Duration(o.RetryDelay), time.Duration(o.RetryMaxDelay))
+	}
+	return nil
+}
+
+// retryDelay is the wait before attempt (2, 3, ...): fixed, or doubling
+// from retry_delay with up to 20% jitter, capped at retry_max_delay.
+func (o taskOptions) retryDelay(attempt int) time.Duration {
+	base, maxd := time.Duration(o.RetryDelay), time.Duration(o.RetryMaxDelay)
+	if o.RetryBackoff == BackoffFixed {
+		return base
+	}
+	d := base
+	for i := 2; i < attempt && d < maxd; i++ {
+		d *= 2
+	}
+	d += time.Duration(rand.Int64N(int64(d)/5 + 1))
+	return min(d, maxd)
 }

@@ -27,6 +27,7 @@ type Job struct {
 	TraceID     string
 	ScheduledAt time.Time
 	Attempt     int
+	FirstID     int64 // execute_task id of attempt 1; 0 for attempt 1 itself
 	Timeout     time.Duration
 	// DoneStatus is the task status once this run ends: ready, or done
 	// for the last fire of a date task.
@@ -34,9 +35,11 @@ type Job struct {
 }
 
 // Executor runs claimed jobs. The engine's default runs them in this
-// process; one that hands them to a queue can take its place.
+// process; one that hands them to a queue can take its place. Execute
+// returns at once, with a channel closed when the job's outcome is
+// recorded.
 type Executor interface {
-	Execute(ctx context.Context, job Job)
+	Execute(ctx context.Context, job Job) <-chan struct{}
 }
 
 // Runner executes jobs in-process and records their outcome. It bounds
@@ -53,6 +56,9 @@ type Runner struct {
 
 	// recorded, when set (by tests), receives each job once its outcome is written.
 	recorded chan<- recordedRun
+	// finished, when set, is told of each recorded outcome (the engine
+	// decides retries there); noRetry is the function's NoRetry.
+	finished func(job Job, status string, noRetry bool)
 
 	sem    chan struct{}
 	wg     sync.WaitGroup
@@ -78,7 +84,8 @@ func NewRunner(db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, clock clockwo
 var errShutdown = errors.New("daemon shutting down")
 
 // Execute starts job in a goroutine and returns at once.
-func (r *Runner) Execute(ctx context.Context, job Job) {
+func (r *Runner) Execute(ctx context.Context, job Job) <-chan struct{} {
+	done := make(chan struct{})
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	r.mu.Lock()
 	r.active[job.ExecID] = activeRun{job: job, cancel: cancel}
@@ -86,6 +93,7 @@ func (r *Runner) Execute(ctx context.Context, job Job) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer close(done)
 		defer func() {
 			r.mu.Lock()
 			delete(r.active, job.ExecID)
@@ -95,12 +103,48 @@ func (r *Runner) Execute(ctx context.Context, job Job) {
 		select {
 		case r.sem <- struct{}{}:
 		case <-ctx.Done():
-			r.record(job, models.RunInterrupted, "cancelled before it started: "+context.Cause(ctx).Error(), "", 0)
+			r.record(job, models.RunInterrupted, "cancelled before it started: "+context.Cause(ctx).Error(), "", 0, false)
 			return
 		}
 		defer func() { <-r.sem }()
 		r.run(ctx, job)
 	}()
+	return done
+}
+
+// cancelLocal cancels a run of this process, if it has it.
+func (r *Runner) cancelLocal(id int64, cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.active[id]; ok {
+		a.cancel(cause)
+	}
+}
+
+// Heartbeat renews the lease of this process's running runs and cancels
+// those another replica closed meanwhile (replaced, or taken for lost
+// while this process could not reach the database).
+func (r *Runner) Heartbeat(ctx context.Context) error {
+	r.mu.Lock()
+	ids := make([]int64, 0, len(r.active))
+	for id := range r.active {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := models.Heartbeat(ctx, r.db, ids, r.clock.Now()); err != nil {
+		return err
+	}
+	closed, err := models.ListClosed(ctx, r.db, ids)
+	if err != nil {
+		return err
+	}
+	for id, status := range closed {
+		r.cancelLocal(id, fmt.Errorf("run closed elsewhere as %s", status))
+	}
+	return nil
 }
 
 func (r *Runner) run(ctx context.Context, job Job) {
@@ -112,7 +156,7 @@ func (r *Runner) run(ctx context.Context, job Job) {
 
 	fn, ok := r.reg.Lookup(job.Func)
 	if !ok {
-		r.record(job, models.RunFailed, fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func), "", 0)
+		r.record(job, models.RunFailed, fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func), "", 0, true)
 		return
 	}
 	runCtx := ctx
@@ -145,6 +189,8 @@ func (r *Runner) run(ctx context.Context, job Job) {
 	case err == nil: // finished, even if a deadline passed meanwhile
 	case errors.Is(context.Cause(ctx), errShutdown):
 		status, msg = models.RunInterrupted, errShutdown.Error()
+	case ctx.Err() != nil: // closed elsewhere: its row already says why
+		status, msg = models.RunCancelled, context.Cause(ctx).Error()
 	case runCtx.Err() != nil && job.Timeout > 0:
 		status, msg = models.RunTimeout, fmt.Sprintf("timeout after %s", job.Timeout)
 	case errors.Is(err, tasks.ErrSkipped):
@@ -158,7 +204,7 @@ func (r *Runner) run(ctx context.Context, job Job) {
 		}
 	}
 	log.Info("run finished", "status", status, "duration", elapsed, "error", msg)
-	r.record(job, status, msg, run.OutputText(), elapsed)
+	r.record(job, status, msg, run.OutputText(), elapsed, errors.Is(err, tasks.ErrNoRetry))
 }
 
 // callRecovered calls fn and turns a panic into an error with its stack.
@@ -173,7 +219,7 @@ func callRecovered(ctx context.Context, fn tasks.Func, run *tasks.Run) (err erro
 
 // record writes the outcome, retrying while the database is unreachable:
 // a run that ends during an outage is recorded once the database is back.
-func (r *Runner) record(job Job, status, errText, output string, elapsed time.Duration) {
+func (r *Runner) record(job Job, status, errText, output string, elapsed time.Duration, noRetry bool) {
 	f := models.Finish{Status: status, Error: errText, Output: output, FinishedAt: r.clock.Now(), Duration: elapsed}
 	ctx := context.Background()
 	retry(ctx, r.log, "record run", func() error {
@@ -187,6 +233,9 @@ func (r *Runner) record(job Job, status, errText, output string, elapsed time.Du
 	retry(ctx, r.log, "record task status", func() error {
 		return models.FinishTaskRun(ctx, r.db, job.TaskID, job.DoneStatus, status, errText)
 	})
+	if r.finished != nil {
+		r.finished(job, status, noRetry)
+	}
 	if r.recorded != nil {
 		r.recorded <- recordedRun{Job: job, Status: status, Error: errText}
 	}
