@@ -109,8 +109,8 @@ type Engine struct {
 	hwm      time.Time // latest update_at seen
 	lastFull time.Time
 
-	retryMu sync.Mutex     // one startDueRetries at a time
-	stopped atomic.Bool    // set by Shutdown: nothing new is dispatched
+	retryMu sync.Mutex  // one startDueRetries at a time
+	stopped atomic.Bool // set by Shutdown: nothing new is dispatched
 	// dispatched, when set (by tests), hears each fire once it is dispatched.
 	dispatched chan<- time.Time
 
