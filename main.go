@@ -76,6 +76,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	defer closer.Close()
 	log = log.With("app", cfg.Common.App.Name, "env", env)
+	mysqlpool.SetLogger(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -102,7 +103,8 @@ func run(args []string, stdout io.Writer) error {
 	s := cfg.Common.Scheduler
 	eng, err := engine.New(engine.Config{
 		SyncInterval: s.SyncInterval, FullSyncInterval: s.FullSyncInterval, ShutdownTimeout: s.ShutdownTimeout,
-		MaxConcurrentRuns: s.MaxConcurrentRuns, OutputLimit: s.OutputLimit, Location: cfg.Location,
+		MaxConcurrentRuns: s.MaxConcurrentRuns, OutputLimit: s.OutputLimit, Location: cfg.Location, Lease: s.Lease,
+		Defaults: engine.Defaults{Misfire: s.Misfire, MisfireGrace: s.MisfireGrace, MisfireMax: s.MisfireMax, Overlap: s.Overlap},
 	}, db, reg, log)
 	if err != nil {
 		return err

@@ -36,6 +36,10 @@ type Scheduler struct {
 	MaxConcurrentRuns int           `toml:"max_concurrent_runs"` // Defaults to 1000.
 	OutputLimit       int           `toml:"output_limit"`        // Defaults to 65536.
 	Lease             time.Duration `toml:"lease"`               // Defaults to 30s.
+	Misfire           string        `toml:"misfire"`             // skip, once or all. Defaults to skip.
+	MisfireGrace      time.Duration `toml:"misfire_grace"`       // Defaults to 10s.
+	MisfireMax        int           `toml:"misfire_max"`         // Defaults to 100.
+	Overlap           string        `toml:"overlap"`             // forbid, replace or allow. Defaults to forbid.
 }
 
 // Common is common.toml.
@@ -59,7 +63,8 @@ func defaults() Config {
 		Common: Common{
 			App: App{Name: "taskrunner", Timezone: "UTC", Database: "sqlite", SQLitePath: "taskrunner.db", MigrateOnStart: true},
 			Scheduler: Scheduler{SyncInterval: 10 * time.Second, FullSyncInterval: 5 * time.Minute, ShutdownTimeout: 30 * time.Second,
-				MaxConcurrentRuns: 1000, OutputLimit: 64 << 10, Lease: 30 * time.Second},
+				MaxConcurrentRuns: 1000, OutputLimit: 64 << 10, Lease: 30 * time.Second,
+				Misfire: "skip", MisfireGrace: 10 * time.Second, MisfireMax: 100, Overlap: "forbid"},
 		},
 		Logger: logger.DefaultConfig(),
 		MySQL:  mysqlpool.DefaultConfig(),
@@ -131,8 +136,16 @@ func (cm Common) validate(src tomlconf.Source, c *Config) error {
 		return src.Errorf("scheduler.max_concurrent_runs", "must be positive, got %d", s.MaxConcurrentRuns)
 	case s.OutputLimit < 0:
 		return src.Errorf("scheduler.output_limit", "must not be negative, got %d", s.OutputLimit)
-	case s.Lease < time.Second:
-		return src.Errorf("scheduler.lease", "must be at least 1s, got %s", s.Lease)
+	case s.Lease < 2*s.SyncInterval:
+		return src.Errorf("scheduler.lease", "must be at least 2 x sync_interval (%s), got %s", 2*s.SyncInterval, s.Lease)
+	case !slices.Contains([]string{"skip", "once", "all"}, s.Misfire):
+		return src.Errorf("scheduler.misfire", "want \"skip\", \"once\" or \"all\", got %q", s.Misfire)
+	case s.MisfireGrace < 0:
+		return src.Errorf("scheduler.misfire_grace", "must not be negative, got %s", s.MisfireGrace)
+	case s.MisfireMax < 1:
+		return src.Errorf("scheduler.misfire_max", "must be at least 1, got %d", s.MisfireMax)
+	case !slices.Contains([]string{"forbid", "replace", "allow"}, s.Overlap):
+		return src.Errorf("scheduler.overlap", "want \"forbid\", \"replace\" or \"allow\", got %q", s.Overlap)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ package mysqlpool
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"net/url"
 	"time"
 
@@ -91,6 +93,15 @@ func (c Config) FormatDSN() (string, error) {
 	cfg.Params["time_zone"] = "'+00:00'"
 	return cfg.FormatDSN(), nil
 }
+
+// SetLogger sends the driver's own messages (dropped connections) to log.
+func SetLogger(log *slog.Logger) {
+	_ = mysql.SetLogger(printer{log.With("component", "mysql")})
+}
+
+type printer struct{ log *slog.Logger }
+
+func (p printer) Print(v ...any) { p.log.Warn(strings.TrimSpace(fmt.Sprint(v...))) }
 
 // Open opens the pool and checks it with a ping bounded by ctx.
 func Open(ctx context.Context, c Config) (*sqlx.DB, error) {

@@ -278,3 +278,40 @@ func TestDST_DailyTaskOncePerDay(t *testing.T) {
 }
 
 var _ = context.Background
+
+// Two replicas whose clocks are 0.8 s apart claim the same fire times:
+// fire times come from the schedule, so the unique key still dedupes.
+func TestReplicas_ClockSkew(t *testing.T) {
+	modelstest.EachKind(t, func(t *testing.T, kind string) {
+		pools := modelstest.Pools(t, kind, 2)
+		a := setupClock(t, pools[0], clockwork.NewFakeClockAt(start))
+		b := setupClock(t, pools[1], clockwork.NewFakeClockAt(start.Add(-800*time.Millisecond)))
+		const tasks, steps = 5, 10
+		for i := range tasks {
+			a.insert(fmt.Sprintf("skew_%d", i), "cron", "* * * * * *", "record", "", `{"overlap":"allow"}`)
+		}
+		a.sync()
+		b.sync()
+		for range steps {
+			a.advance(1, time.Second) // a fires 00:00:02 .. 00:00:11
+			a.fired(1)
+			b.advance(1, time.Second) // b fires 00:00:01 .. 00:00:10, 0.8 s later in real time
+			b.fired(1)
+		}
+		want := tasks * (steps + 1) // 00:00:01 .. 00:00:11
+		for got := 0; got < want; got++ {
+			select {
+			case <-a.runs:
+			case <-b.runs:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%d of %d runs", got, want)
+			}
+		}
+		var total, dup int
+		must(t, pools[0].Get(&total, "SELECT COUNT(*) FROM (SELECT DISTINCT task_id, scheduled_at FROM execute_task) d"))
+		must(t, pools[0].Get(&dup, "SELECT COUNT(*) FROM (SELECT task_id FROM execute_task GROUP BY task_id, scheduled_at HAVING COUNT(*) > 1) d"))
+		if total != want || dup != 0 {
+			t.Fatalf("%d pairs (want %d), %d duplicated", total, want, dup)
+		}
+	})
+}
