@@ -133,4 +133,3 @@ func TestOutage_DatabaseUnreachable(t *testing.T) {
 		t.Errorf("%d fire-not-claimed log lines", n)
 	}
 }
-
