@@ -1,0 +1,225 @@
+package phrase
+
+import "time"
+
+// unit is what a length of time is counted in.
+type unit int
+
+const (
+	second unit = iota + 1
+	minute
+	quarter // 刻钟, a quarter of an hour
+	hour
+	day
+	week
+	month
+	year
+)
+
+// maxSeconds is the longest repeat or delay: 100 years, as for intervals.
+const maxSeconds = 100 * 365 * 86400
+
+// span is a length of time as written. Seconds to hours are exact; days and
+// weeks are calendar days (a day is 23 or 25 hours across a daylight-saving
+// change); months and years have no fixed length and are refused.
+type span struct {
+	secs      int64
+	days      int
+	weeks     bool
+	months    int
+	uncounted bool // a unit with no count where one is needed ("in hours")
+}
+
+// duration reads a length of time: 5分钟, 一个半小时, 1小时30分钟, 90 seconds,
+// half an hour, an hour, 2 hours and 30 minutes. After every or 每 the
+// count may be left out (every minute, 每小时) or be "other" (every other
+// day); a delay must say it (10分钟后, in an hour, not "in hours").
+func (s *scanner) duration(every bool) (span, bool) {
+	var sp span
+	parts := 0
+	for s.err == nil && parts < 8 {
+		m := s.pos
+		if parts > 0 {
+			s.lit("and", "零", ",")
+		}
+		counted, ok := s.durationPart(&sp, every, parts == 0)
+		if !ok {
+			s.pos = m
+			break
+		}
+		parts++
+		if !counted {
+			break // every hour, not every hour 30 minutes
+		}
+	}
+	return sp, parts > 0 && s.err == nil
+}
+
+// durationPart reads one count and unit into sp, reporting whether the
+// count was written.
+func (s *scanner) durationPart(sp *span, every, first bool) (counted, ok bool) {
+	start := s.pos
+	n, half := 1, false
+	counted = true
+	switch {
+	case s.lit("half an", "half a", "half", "半") != "":
+		n, half = 0, true
+	case s.lit("an", "a") != "":
+	case every && first && s.lit("other") != "":
+		n = 2
+	default:
+		if n, counted = s.num(); !counted {
+			n = 1
+		}
+	}
+	s.lit("个")
+	if !half && s.lit("半") != "" { // 一个半小时
+		half = true
+	}
+	u, ok := lookup(s, units)
+	switch {
+	case !ok:
+		if s.pos > start && s.err == nil {
+			s.expect("a unit (seconds, minutes, hours or days)", hintEvery)
+		}
+		s.pos = start
+		return false, false
+	case !counted && !(every && first):
+		sp.uncounted = true
+	}
+	if half && u != hour && u != minute {
+		return false, s.fail(hintEvery, "%q: only hours and minutes can be halved", s.text(start))
+	}
+	halfSecs := int64(0)
+	if half {
+		halfSecs = 30 // of a minute
+		if u == hour {
+			halfSecs = 1800
+		}
+	}
+	switch u {
+	case second:
+		sp.secs += int64(n)
+	case minute:
+		sp.secs += int64(n)*60 + halfSecs
+	case quarter:
+		sp.secs += int64(n) * 900
+	case hour:
+		sp.secs += int64(n)*3600 + halfSecs
+	case day:
+		sp.days += n
+	case week:
+		sp.days += 7 * n
+		sp.weeks = true
+	case month:
+		sp.months += n
+	case year:
+		sp.months += 12 * n
+	}
+	return counted || half, true
+}
+
+// repeat is "every" a length shorter or longer than a day: 每5分钟, 每隔2小时,
+// every 90 seconds, every 2 days.
+type repeat struct {
+	text  string
+	every time.Duration
+}
+
+func (r repeat) source() string { return r.text }
+
+func (s *scanner) repeatClause() (clause, bool) {
+	start := s.pos
+	if s.lit("hourly") != "" {
+		return repeat{text: "hourly", every: time.Hour}, true
+	}
+	kw := s.lit("每隔", "隔", "每", "every", "each")
+	if kw == "" {
+		return nil, false
+	}
+	sp, ok := s.duration(true)
+	if !ok {
+		if s.err == nil {
+			s.expect("a number and a unit (seconds, minutes, hours or days)", hintEvery)
+		}
+		return nil, false
+	}
+	text := s.text(start)
+	skip := kw == "每隔" || kw == "隔"
+	total := int64(sp.days)*86400 + sp.secs
+	switch {
+	case sp.months%12 == 0 && sp.months > 0:
+		return nil, s.fail(hintYear, "%q does not say on which day", text)
+	case sp.months > 0:
+		return nil, s.fail(hintMonth, "%q does not say on which day of the month", text)
+	case sp.weeks && total == 7*86400:
+		return nil, s.fail(hintWeek, "%q does not say on which weekday", text)
+	case sp.weeks:
+		return nil, s.fail(hintWeek, "%q: weeks repeat only as given weekdays", text)
+	case skip && total == 86400:
+		return nil, s.fail(hint{"每天9点", "每两天"}, "%q can mean every day or every other day", text)
+	case total == 86400 && sp.days == 1:
+		return dayRule{text: text}, true // 每1天, every 1 day: a calendar day
+	case total == 0:
+		return nil, s.fail(hintEvery, "%q repeats every zero seconds", text)
+	case total > maxSeconds:
+		return nil, s.fail(hintEvery, "%q is too long: at most 100 years", text)
+	}
+	return repeat{text: text, every: time.Duration(total) * time.Second}, true
+}
+
+// relative is a delay from the reference time: 10分钟后, in 2 hours, 3天后.
+type relative struct {
+	text  string
+	exact time.Duration // seconds to hours
+	days  int           // calendar days, at the reference's time of day
+}
+
+func (r relative) source() string { return r.text }
+
+func (s *scanner) relativeClause() (clause, bool) {
+	start := s.pos
+	if s.lit("in", "after") != "" {
+		sp, ok := s.duration(false)
+		if !ok {
+			if s.err == nil {
+				s.expect("a length of time such as 10 minutes", hintIn)
+			}
+			return nil, false
+		}
+		return s.makeRelative(start, sp)
+	}
+	s.lit("再过", "过")
+	sp, ok := s.duration(false)
+	if !ok || s.lit("后", "以后", "之后", "from now", "later") == "" {
+		return nil, false
+	}
+	return s.makeRelative(start, sp)
+}
+
+func (s *scanner) makeRelative(start int, sp span) (clause, bool) {
+	text := s.text(start)
+	switch {
+	case sp.uncounted:
+		return nil, s.fail(hintIn, "%q needs a number, as in 10分钟后 or in 2 hours", text)
+	case sp.months > 0:
+		return nil, s.fail(hintDate, "%q: months and years have no fixed length; give the date", text)
+	case sp.days > 0 && sp.secs > 0:
+		return nil, s.fail(hintIn, "%q mixes days with hours; say it in hours, or give the day and the time", text)
+	case sp.days == 0 && sp.secs == 0:
+		return nil, s.fail(hintIn, "%q is no time at all", text)
+	case int64(sp.days)*86400+sp.secs > maxSeconds:
+		return nil, s.fail(hintIn, "%q is too far: at most 100 years", text)
+	case !s.needRef(text):
+		return nil, false
+	}
+	return relative{text: text, exact: time.Duration(sp.secs) * time.Second, days: sp.days}, true
+}
+
+// needRef fails when a phrase relative to the reference time has none.
+func (s *scanner) needRef(text string) bool {
+	if s.ref.IsZero() {
+		return s.fail(hintDate, "%q is relative, but no reference time was given", text)
+	}
+	return true
+}
