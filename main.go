@@ -24,6 +24,7 @@ import (
 	"taskrunner/conf"
 	"taskrunner/libs/logger"
 	"taskrunner/libs/mysqlpool"
+	"taskrunner/libs/phrase"
 	"taskrunner/libs/sqlitedb"
 	"taskrunner/libs/trigger"
 	"taskrunner/models"
@@ -50,6 +51,7 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	trigger.SetTextFunc(phrase.Parse)
 	cmd, rest := "run", fs.Args()
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]

@@ -16,6 +16,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/jonboulle/clockwork"
 
+	"taskrunner/libs/phrase"
+	"taskrunner/libs/trigger"
 	"taskrunner/models"
 	"taskrunner/models/modelstest"
 	"taskrunner/tasks"
@@ -549,6 +551,28 @@ func TestEngine_ShutdownInterruptsRuns(t *testing.T) {
 		r := h.history(id)[0]
 		if r.Status != models.RunInterrupted || !strings.Contains(string(r.Error), "shutting down") || !r.FinishedAt.Valid {
 			t.Fatalf("after shutdown: %+v", r)
+		}
+	})
+}
+
+// A text row is scheduled by the canonical form of its phrase, which is
+// written back; a phrase not understood is refused with the parser's words.
+func TestEngine_TextTrigger(t *testing.T) {
+	trigger.SetTextFunc(phrase.Parse)
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		ok := h.insert("words", "text", "每5秒", "record", "", "")
+		bad := h.insert("mumble", "text", "每天xx点", "record", "", "")
+		h.sync()
+		if row := h.task(ok); row.AppliedSpec != "interval 5s" || row.Status != models.TaskReady {
+			t.Fatalf("text row: %q %q %q", row.AppliedSpec, row.Status, row.SchedError)
+		}
+		if row := h.task(bad); row.Status != models.TaskError || !strings.Contains(row.SchedError, `cannot understand "每天xx点"`) {
+			t.Fatalf("bad phrase: %q %q", row.Status, row.SchedError)
+		}
+		h.advance(1, 4*time.Second)
+		if r := h.wait(1)[0]; r.Job.TaskID != ok {
+			t.Fatalf("ran %+v", r.Job)
 		}
 	})
 }

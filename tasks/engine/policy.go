@@ -78,6 +78,10 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 	if next.IsZero() {
 		doneStatus = models.TaskDone
 	}
+	// Claimed ahead: the runs start at their time, all together.
+	if wait := at.Sub(e.clock.Now()); wait > 0 {
+		<-e.clock.After(wait)
+	}
 	var done []<-chan struct{}
 	for i, id := range ids {
 		if id == 0 || claims[i].Status == models.RunSkipped {

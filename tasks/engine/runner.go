@@ -64,7 +64,27 @@ type Runner struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	active map[int64]activeRun
+
+	// Outcomes go to writers that complete them in batches: one
+	// statement for up to 500 runs instead of one commit each.
+	outcomes  chan outcome
+	quit      chan struct{}
+	closeOnce sync.Once
 }
+
+// outcome is a finished run waiting to be written.
+type outcome struct {
+	job     Job
+	f       models.Finish
+	noRetry bool
+	written chan struct{}
+}
+
+const (
+	writers    = 4
+	batchSize  = 500
+	batchDelay = 20 * time.Millisecond // how long a writer gathers a batch
+)
 
 type activeRun struct {
 	job    Job
@@ -73,12 +93,21 @@ type activeRun struct {
 
 // NewRunner returns a runner that runs at most maxConcurrent jobs at once.
 func NewRunner(db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, clock clockwork.Clock, maxConcurrent, outputLimit int) *Runner {
-	return &Runner{
+	r := &Runner{
 		db: db, reg: reg, log: log, clock: clock, outputLimit: outputLimit, timeoutGrace: time.Second,
-		sem:    make(chan struct{}, maxConcurrent),
-		active: map[int64]activeRun{},
+		sem:      make(chan struct{}, maxConcurrent),
+		active:   map[int64]activeRun{},
+		outcomes: make(chan outcome, batchSize),
+		quit:     make(chan struct{}),
 	}
+	for range writers {
+		go r.writeLoop()
+	}
+	return r
 }
+
+// Close stops the writers; outcomes recorded later are written one by one.
+func (r *Runner) Close() { r.closeOnce.Do(func() { close(r.quit) }) }
 
 // errShutdown is the cause of a run cancelled by shutdown.
 var errShutdown = errors.New("daemon shutting down")
@@ -103,11 +132,12 @@ func (r *Runner) Execute(ctx context.Context, job Job) <-chan struct{} {
 		select {
 		case r.sem <- struct{}{}:
 		case <-ctx.Done():
-			r.record(job, models.RunInterrupted, "cancelled before it started: "+context.Cause(ctx).Error(), "", 0, false)
+			r.record(job, models.Finish{Status: models.RunInterrupted, Error: "cancelled before it started: " + context.Cause(ctx).Error()}, false)
 			return
 		}
-		defer func() { <-r.sem }()
-		r.run(ctx, job)
+		f, noRetry := r.run(ctx, job)
+		<-r.sem
+		r.record(job, f, noRetry)
 	}()
 	return done
 }
@@ -147,7 +177,8 @@ func (r *Runner) Heartbeat(ctx context.Context) error {
 	return nil
 }
 
-func (r *Runner) run(ctx context.Context, job Job) {
+// run calls the job's function and returns its outcome.
+func (r *Runner) run(ctx context.Context, job Job) (models.Finish, bool) {
 	log := r.log.With("task_key", job.TaskKey, "trace_id", job.TraceID, "exec_id", job.ExecID)
 	run := tasks.NewRun(r.outputLimit)
 	run.TaskID, run.TaskKey, run.Args = job.TaskID, job.TaskKey, job.Args
@@ -156,8 +187,7 @@ func (r *Runner) run(ctx context.Context, job Job) {
 
 	fn, ok := r.reg.Lookup(job.Func)
 	if !ok {
-		r.record(job, models.RunFailed, fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func), "", 0, true)
-		return
+		return models.Finish{Status: models.RunFailed, Error: fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func)}, true
 	}
 	runCtx := ctx
 	if job.Timeout > 0 {
@@ -166,7 +196,7 @@ func (r *Runner) run(ctx context.Context, job Job) {
 		defer cancel()
 	}
 	start := r.clock.Now()
-	log.Info("run started", "scheduled_at", job.ScheduledAt, "attempt", job.Attempt)
+	log.Debug("run started", "scheduled_at", job.ScheduledAt, "attempt", job.Attempt)
 
 	done := make(chan error, 1)
 	go func() { done <- callRecovered(runCtx, fn, run) }()
@@ -204,7 +234,8 @@ func (r *Runner) run(ctx context.Context, job Job) {
 		}
 	}
 	log.Info("run finished", "status", status, "duration", elapsed, "error", msg)
-	r.record(job, status, msg, run.OutputText(), elapsed, errors.Is(err, tasks.ErrNoRetry))
+	return models.Finish{Status: status, Error: msg, Output: run.OutputText(), StartedAt: start, Duration: elapsed},
+		errors.Is(err, tasks.ErrNoRetry)
 }
 
 // callRecovered calls fn and turns a panic into an error with its stack.
@@ -217,27 +248,64 @@ func callRecovered(ctx context.Context, fn tasks.Func, run *tasks.Run) (err erro
 	return fn(ctx, run)
 }
 
-// record writes the outcome, retrying while the database is unreachable:
-// a run that ends during an outage is recorded once the database is back.
-func (r *Runner) record(job Job, status, errText, output string, elapsed time.Duration, noRetry bool) {
-	f := models.Finish{Status: status, Error: errText, Output: output, FinishedAt: r.clock.Now(), Duration: elapsed}
-	ctx := context.Background()
-	retry(ctx, r.log, "record run", func() error {
-		ok, err := models.FinishRun(ctx, r.db, job.ExecID, f)
-		if err == nil && !ok {
-			r.log.Warn("run already closed by another replica; outcome not recorded",
-				"task_key", job.TaskKey, "trace_id", job.TraceID, "exec_id", job.ExecID, "status", status)
-		}
-		return err
-	})
-	retry(ctx, r.log, "record task status", func() error {
-		return models.FinishTaskRun(ctx, r.db, job.TaskID, job.DoneStatus, status, errText)
-	})
-	if r.finished != nil {
-		r.finished(job, status, noRetry)
+// record hands the outcome to the writers and waits until it is written.
+// While the database is unreachable the write is retried: a run that
+// ends during an outage is recorded once the database is back.
+func (r *Runner) record(job Job, f models.Finish, noRetry bool) {
+	f.FinishedAt = r.clock.Now()
+	o := outcome{job: job, f: f, noRetry: noRetry, written: make(chan struct{})}
+	select {
+	case r.outcomes <- o:
+		<-o.written
+	case <-r.quit:
+		r.flush([]outcome{o})
 	}
-	if r.recorded != nil {
-		r.recorded <- recordedRun{Job: job, Status: status, Error: errText}
+}
+
+func (r *Runner) writeLoop() {
+	for {
+		var batch []outcome
+		select {
+		case o := <-r.outcomes:
+			batch = append(batch, o)
+		case <-r.quit:
+			return
+		}
+		timer := time.NewTimer(batchDelay)
+	gather:
+		for len(batch) < batchSize {
+			select {
+			case o := <-r.outcomes:
+				batch = append(batch, o)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		r.flush(batch)
+	}
+}
+
+// flush writes a batch of outcomes to execute_task and task.
+func (r *Runner) flush(batch []outcome) {
+	ctx := context.Background()
+	rows := make([]models.Outcome, len(batch))
+	byOutcome := map[models.TaskOutcome][]int64{}
+	for i, o := range batch {
+		rows[i] = models.Outcome{ID: o.job.ExecID, TaskID: o.job.TaskID, TraceID: o.job.TraceID, Finish: o.f}
+		k := models.TaskOutcome{Status: o.job.DoneStatus, RunStatus: o.f.Status, RunError: o.f.Error}
+		byOutcome[k] = append(byOutcome[k], o.job.TaskID)
+	}
+	retry(ctx, r.log, "record runs", func() error { return models.FinishRuns(ctx, r.db, rows) })
+	retry(ctx, r.log, "record task status", func() error { return models.FinishTaskRuns(ctx, r.db, byOutcome) })
+	for _, o := range batch {
+		if r.finished != nil {
+			r.finished(o.job, o.f.Status, o.noRetry)
+		}
+		if r.recorded != nil {
+			r.recorded <- recordedRun{Job: o.job, Status: o.f.Status, Error: o.f.Error}
+		}
+		close(o.written)
 	}
 }
 
