@@ -440,10 +440,22 @@ func (e *Engine) commit(ctx context.Context, ch *changes) error {
 			return fmt.Errorf("sync: schedule %s: %w", key, err)
 		}
 	}
+	if len(ch.writes) == 0 {
+		return nil
+	}
+	// One transaction: one commit for all the rows a sync writes back.
+	tx, err := e.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
 	for st, ids := range ch.writes {
-		if err := models.SetTaskState(ctx, e.db, ids, st); err != nil {
+		if err := models.SetTaskState(ctx, tx, ids, st); err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sync: %w", err)
 	}
 	return nil
 }

@@ -78,24 +78,31 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 	if next.IsZero() {
 		doneStatus = models.TaskDone
 	}
-	// Claimed ahead: the runs start at their time, all together.
-	if wait := at.Sub(e.clock.Now()); wait > 0 {
-		<-e.clock.After(wait)
-	}
+	// Claimed ahead: the runs are prepared now and released together at
+	// their time.
+	gate := make(chan struct{})
 	var done []<-chan struct{}
+	var replaced [][2]int64 // old run, new run
 	for i, id := range ids {
 		if id == 0 || claims[i].Status == models.RunSkipped {
 			continue
 		}
 		for _, old := range replaces[i] {
-			e.cancelRun(ctx, old.ID, fmt.Sprintf("replaced by run %d (overlap replace)", id))
+			replaced = append(replaced, [2]int64{old.ID, id})
 		}
 		m := members[i]
 		done = append(done, e.exec.Execute(ctx, Job{
 			ExecID: id, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args,
 			TraceID: claims[i].TraceID, ScheduledAt: at, Attempt: 1, Timeout: time.Duration(m.opts.Timeout),
-			DoneStatus: doneStatus,
+			DoneStatus: doneStatus, Start: gate,
 		}))
+	}
+	if wait := at.Sub(e.clock.Now()); wait > 0 {
+		<-e.clock.After(wait)
+	}
+	close(gate)
+	for _, r := range replaced {
+		e.cancelRun(ctx, r[0], fmt.Sprintf("replaced by run %d (overlap replace)", r[1]))
 	}
 	return done
 }

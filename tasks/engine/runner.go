@@ -32,6 +32,9 @@ type Job struct {
 	// DoneStatus is the task status once this run ends: ready, or done
 	// for the last fire of a date task.
 	DoneStatus string
+	// Start, when not nil, holds the run until it is closed: the engine
+	// prepares a fire's runs ahead of its time and releases them at once.
+	Start <-chan struct{}
 }
 
 // Executor runs claimed jobs. The engine's default runs them in this
@@ -129,13 +132,20 @@ func (r *Runner) Execute(ctx context.Context, job Job) <-chan struct{} {
 			r.mu.Unlock()
 			cancel(nil)
 		}()
+		p := r.prepare(job)
+		if job.Start != nil {
+			select {
+			case <-job.Start:
+			case <-ctx.Done():
+			}
+		}
 		select {
 		case r.sem <- struct{}{}:
 		case <-ctx.Done():
 			r.record(job, models.Finish{Status: models.RunInterrupted, Error: "cancelled before it started: " + context.Cause(ctx).Error()}, false)
 			return
 		}
-		f, noRetry := r.run(ctx, job)
+		f, noRetry := r.run(ctx, job, p)
 		<-r.sem
 		r.record(job, f, noRetry)
 	}()
@@ -177,16 +187,25 @@ func (r *Runner) Heartbeat(ctx context.Context) error {
 	return nil
 }
 
-// run calls the job's function and returns its outcome.
-func (r *Runner) run(ctx context.Context, job Job) (models.Finish, bool) {
-	log := r.log.With("task_key", job.TaskKey, "trace_id", job.TraceID, "exec_id", job.ExecID)
+// prepared is a run made ready before its start.
+type prepared struct {
+	run *tasks.Run
+	fn  tasks.Func
+}
+
+func (r *Runner) prepare(job Job) prepared {
 	run := tasks.NewRun(r.outputLimit)
 	run.TaskID, run.TaskKey, run.Args = job.TaskID, job.TaskKey, job.Args
 	run.ExecID, run.TraceID, run.ScheduledAt, run.Attempt = job.ExecID, job.TraceID, job.ScheduledAt, job.Attempt
-	run.Logger = log
+	run.Logger = r.log.With("task_key", job.TaskKey, "trace_id", job.TraceID, "exec_id", job.ExecID)
+	fn, _ := r.reg.Lookup(job.Func)
+	return prepared{run: run, fn: fn}
+}
 
-	fn, ok := r.reg.Lookup(job.Func)
-	if !ok {
+// run calls the job's function and returns its outcome.
+func (r *Runner) run(ctx context.Context, job Job, p prepared) (models.Finish, bool) {
+	run, fn, log := p.run, p.fn, p.run.Logger
+	if fn == nil {
 		return models.Finish{Status: models.RunFailed, Error: fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func)}, true
 	}
 	runCtx := ctx
