@@ -182,8 +182,65 @@ type Finish struct {
 	Status     string
 	Error      string
 	Output     string
+	StartedAt  time.Time // when the function was called; zero keeps the claim's
 	FinishedAt time.Time
 	Duration   time.Duration
+}
+
+// Outcome is a run's outcome with the identity of its row, for FinishRuns.
+type Outcome struct {
+	ID      int64
+	TaskID  int64
+	TraceID string
+	Finish
+}
+
+// FinishRuns completes many running rows in one statement per 500: rows
+// no longer running (closed meanwhile as lost or cancelled) keep what
+// they say.
+func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
+	for _, part := range chunks(fs, 500) {
+		var sb strings.Builder
+		args := make([]any, 0, len(part)*10)
+		sb.WriteString("INSERT INTO execute_task (id, task_id, trace_id, status, error, output, started_at, finished_at, duration_ms) VALUES ")
+		for i, f := range part {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			var errText, out, started any
+			if f.Error != "" {
+				errText = f.Error
+			}
+			if f.Output != "" {
+				out = f.Output
+			}
+			if !f.StartedAt.IsZero() {
+				started = dbTime(q, f.StartedAt)
+			}
+			args = append(args, f.ID, f.TaskID, f.TraceID, f.Status, errText, out, started, dbTime(q, f.FinishedAt), f.Duration.Milliseconds())
+		}
+		// Only a running row takes the outcome; the row always exists, so
+		// the INSERT never inserts.
+		if isSQLite(q) {
+			sb.WriteString(` ON CONFLICT(id) DO UPDATE SET status = excluded.status, error = excluded.error, output = excluded.output,
+				started_at = COALESCE(excluded.started_at, started_at), finished_at = excluded.finished_at, duration_ms = excluded.duration_ms
+				WHERE execute_task.status = 'running'`)
+		} else {
+			// Assignments run left to right: status is tested before it changes.
+			sb.WriteString(` ON DUPLICATE KEY UPDATE
+				error = IF(status = 'running', VALUES(error), error),
+				output = IF(status = 'running', VALUES(output), output),
+				started_at = IF(status = 'running', COALESCE(VALUES(started_at), started_at), started_at),
+				finished_at = IF(status = 'running', VALUES(finished_at), finished_at),
+				duration_ms = IF(status = 'running', VALUES(duration_ms), duration_ms),
+				status = IF(status = 'running', VALUES(status), status)`)
+		}
+		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("finish %d runs: %w", len(part), err)
+		}
+	}
+	return nil
 }
 
 // FinishRun completes a running row. It does nothing to a row that is no
@@ -197,9 +254,13 @@ func FinishRun(ctx context.Context, q sqlx.ExtContext, id int64, f Finish) (bool
 	if f.Output != "" {
 		out = f.Output
 	}
-	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, output = ?, finished_at = ?, duration_ms = ? "+
-		"WHERE id = ? AND status = ?",
-		f.Status, errText, out, dbTime(q, f.FinishedAt), f.Duration.Milliseconds(), id, RunRunning)
+	var started any
+	if !f.StartedAt.IsZero() {
+		started = dbTime(q, f.StartedAt)
+	}
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, output = ?, started_at = COALESCE(?, started_at), "+
+		"finished_at = ?, duration_ms = ? WHERE id = ? AND status = ?",
+		f.Status, errText, out, started, dbTime(q, f.FinishedAt), f.Duration.Milliseconds(), id, RunRunning)
 	if err != nil {
 		return false, fmt.Errorf("finish run %d: %w", id, err)
 	}

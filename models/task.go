@@ -192,6 +192,33 @@ func FinishTaskRun(ctx context.Context, q sqlx.ExtContext, id int64, status, run
 	return nil
 }
 
+// TaskOutcome is what FinishTaskRuns writes to the tasks of a batch of runs.
+type TaskOutcome struct {
+	Status, RunStatus, RunError string
+}
+
+// FinishTaskRuns is FinishTaskRun for many runs: one statement per
+// distinct outcome (a batch of successes is one statement).
+func FinishTaskRuns(ctx context.Context, q sqlx.ExtContext, byOutcome map[TaskOutcome][]int64) error {
+	for o, ids := range byOutcome {
+		for _, part := range chunks(ids, 1000) {
+			var errText any
+			if o.RunError != "" {
+				errText = o.RunError
+			}
+			query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, last_status = ?, last_error = ?"+
+				keepUpdateAt(q)+" WHERE status = ? AND id IN (?)", o.Status, o.RunStatus, errText, TaskDoing, part)
+			if err != nil {
+				return err
+			}
+			if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+				return fmt.Errorf("finish runs of %d tasks: %w", len(part), err)
+			}
+		}
+	}
+	return nil
+}
+
 // InsertTask inserts a row and returns its id. The engine never calls it;
 // it is for the sample rows, tests and the operator surfaces.
 func InsertTask(ctx context.Context, q sqlx.ExtContext, t Task) (int64, error) {

@@ -27,8 +27,6 @@ func (s *scanner) recurring(cs []clause) (kind, spec string, err error) {
 	switch {
 	case r.repeat != nil && r.days == nil && r.window == nil && r.times == nil:
 		return trigger.KindInterval, r.repeat.every.String(), nil
-	case r.times != nil && r.days == nil && r.window == nil && r.repeat == nil:
-		return "", "", s.bareTime(*r.times)
 	case r.days == nil && r.times == nil && r.window == nil && r.repeat == nil:
 		return "", "", refuse(s.phrase, hintAny, "%q says neither when nor how often", s.src)
 	}
@@ -41,7 +39,11 @@ func (s *scanner) recurring(cs []clause) (kind, spec string, err error) {
 		return "", "", err
 	}
 	if r.times != nil && r.times.hasMidnight() && !days.everyDay() {
-		return "", "", refuse(s.phrase, hint{"每周五0点", "every Friday at 0:00"}, "%q with %q could be the start or the end of the day", r.times.text, days.text)
+		h := hint{"每周五0点", "every Friday at 0:00"}
+		if days.lastDay {
+			h = hint{"每月最后一天0点", "on the 1st of every month at 0:00"}
+		}
+		return "", "", refuse(s.phrase, h, "%q with %q could be the start or the end of the day", r.times.text, days.text)
 	}
 	spec, err = s.cron(days, secs, r.timesText())
 	return trigger.KindCron, spec, err
@@ -136,10 +138,6 @@ func (s *scanner) cron(days dayRule, secs []int, timesText string) (string, erro
 		if days, secs, err = s.endOfDay(days, secs); err != nil {
 			return "", err
 		}
-	}
-	if days.lastDay {
-		return "", refuse(s.phrase, hint{"每月最后一天晚上12点", "on the 1st of every month at 0:00"},
-			"%q: the cron parser here has no \"last day of the month\" (L), so only its 24:00 (晚上12点, the 1st at 00:00) can be scheduled", days.text)
 	}
 	sec, min, hour, ok := factor(secs)
 	if !ok || len(secs) == 0 {

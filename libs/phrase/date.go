@@ -255,7 +255,18 @@ func (s *scanner) onceItem(item []clause) ([]string, error) {
 		}
 		return s.walls(d.date, *at, d.period, joinText(d.text, at.text))
 	}
-	return nil, s.bareTime(*at)
+	return nil, s.timeWithoutDay(*at)
+}
+
+// timeWithoutDay is the error for times with no day among one-time items
+// (明天9点；10点): alone they would be every day, which a list of dates
+// cannot hold.
+func (s *scanner) timeWithoutDay(t atTimes) error {
+	h := hint{"明天" + t.text, "明天9点和" + t.text}
+	if !hasHan(t.text) {
+		h = hint{"tomorrow " + t.text, "tomorrow at 9am and " + strings.TrimPrefix(t.text, "at ")}
+	}
+	return refuse(s.phrase, h, "%q does not say on which day; each one-time item needs its own day", t.text)
 }
 
 // afterDelay resolves 10分钟后 (exact), 3天后 (at the reference's time of

@@ -30,7 +30,10 @@ var (
 // cronFields renders the day of month, month and weekday fields.
 func (d dayRule) cronFields() []string {
 	f := []string{"*", "*", "*"}
-	if d.dom != nil {
+	switch {
+	case d.lastDay:
+		f[0] = "L" // trigger's last day of the month
+	case d.dom != nil:
 		f[0] = field(d.dom, 1, 31, false)
 	}
 	if d.month != 0 {

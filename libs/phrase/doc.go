@@ -4,6 +4,8 @@
 //
 //	每周一 10:00                        → cron     0 10 * * 1
 //	every 15 minutes between 9:00 and 17:00 on weekdays → cron */15 9-16 * * 1-5
+//	每月最后一天 23:00                  → cron     0 23 L * *
+//	晚上8点                             → cron     0 20 * * *
 //	每5分钟                             → interval 5m0s
 //	明天下午3点 (read on 2026-01-30)     → date     2026-01-31 15:00:00
 //
@@ -46,7 +48,10 @@
 // ("every Friday at midnight", "tomorrow at midnight"), where it is commonly
 // read either way.
 //
-// A time alone (9点, 晚上8点, at 9am) is refused: it could be once or every day.
+// A time alone is every day at that time, as the project's list of daily
+// forms has it (每天9点, 晚上8点, 工作日18:30): 晚上8点 is cron 0 20 * * *,
+// 9点 is 0 9 * * *, 下午3点15分 is 15 15 * * *, at 9am and 9:30pm are 0 9 * * *
+// and 30 21 * * *. For once, name the day: 明天晚上8点, today at 9:30pm.
 //
 // # Repeating
 //
@@ -60,6 +65,7 @@
 //	every Monday to Friday, mondays, on mondays and thursdays
 //	每月1号 每月15日 每个月1号和15号 每月1、15号 每月1号到5号
 //	every month on the 15th, monthly on the 1st, the 1st and 15th of every month
+//	每月最后一天 每个月最后一天 每月底 每月末 | the last day of every month, every month on the last day
 //	每年12月1日 | every year on Dec 1, every Dec 1
 //
 // 周 followed by several weekday characters lists them, except where the
@@ -70,7 +76,8 @@
 // that have a 31st.
 //
 // A day rule with times (每天9点, 工作日18:30, every Monday and Thursday at
-// 7am, 每天9点和18点) is a cron; without times it fires at 00:00. Several
+// 7am, 每天9点和18点) is a cron; without times it fires at 00:00; times
+// without a day rule are every day (above). Several
 // times must share their minutes (9:00 and 18:00, not 9:30 and 18:00), since
 // one cron fires at every combination of its hours and minutes.
 //
@@ -104,9 +111,10 @@
 // only when a fire time needs them (every 30 seconds between 9:00 and 9:02
 // is */30 0,1 9 * * *).
 //
-// The last day of the month is refused at any time but 24:00: the cron
-// parser trigger uses (robfig/cron via gocron) has no "L", and 28-31 would
-// fire on several days.
+// The last day of the month is the day-of-month L that trigger reads (Jan
+// 31, Feb 28 or 29, Apr 30, …): 每月最后一天23:00 and last day of every month
+// at 23:00 are cron 0 23 L * *, 每月最后一天 is 0 0 L * *, and its 24:00
+// (每月最后一天晚上12点) is the 1st at 00:00, 0 0 1 * *.
 //
 // # Once
 //

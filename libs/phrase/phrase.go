@@ -146,12 +146,3 @@ func joinText(a, b string) string {
 	}
 	return a + " " + b
 }
-
-// bareTime is the error for times with no day: once or every day?
-func (s *scanner) bareTime(t atTimes) error {
-	h := hint{"每天" + t.text, "明天" + t.text}
-	if !hasHan(t.text) {
-		h = hint{"every day " + t.text, "tomorrow " + t.text}
-	}
-	return refuse(s.phrase, h, "%q does not say on which day: every day, or once", t.text)
-}

@@ -3,6 +3,7 @@ package trigger
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,12 +22,17 @@ import (
 //     occurs twice (fall-back overlap) fires once, at its first occurrence.
 //
 // So a daily task runs exactly once on both transition days.
+//
+// The parser has no "L" (the last day of the month), so an expression whose
+// day-of-month field is L is evaluated with 28-31 there and Next keeps only
+// the candidates on a month's last wall-clock day; Spec keeps the L.
 type cronSchedule struct {
 	spec     string
 	loc      *time.Location
 	realTime gocron.Cron // evaluated in loc, for hour "*" expressions
 	wall     gocron.Cron // evaluated in UTC on wall-clock fields
 	hourly   bool
+	lastDay  bool // the day-of-month field is L
 }
 
 func parseCron(spec string, opt Options) (Schedule, error) {
@@ -45,25 +51,69 @@ func parseCron(spec string, opt Options) (Schedule, error) {
 	if !strings.HasPrefix(spec, "@") && len(fields) != 5 && len(fields) != 6 {
 		return nil, fmt.Errorf("%w: cron %q has %d fields: want 5 (minute hour day month weekday) or 6 (second first)", ErrBadSpec, spec, len(fields))
 	}
+	eval, lastDay, err := lastDayField(spec, fields)
+	if err != nil {
+		return nil, err
+	}
 	// A fixed reference keeps validation independent of the clock; an
 	// expression that never fires (30 2 30 2 *) fails here all the same.
 	ref := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	wall := gocron.NewDefaultCron(true)
-	if err := wall.IsValid(spec, time.UTC, ref); err != nil {
+	if err := wall.IsValid(eval, time.UTC, ref); err != nil {
 		if errors.Is(err, gocron.ErrCronJobInvalid) {
 			return nil, fmt.Errorf("%w: cron %q", ErrNoFireTime, spec)
 		}
 		return nil, fmt.Errorf("%w: cron %q: %s", ErrBadSpec, spec, cronReason(err))
 	}
-	s := &cronSchedule{spec: spec, loc: opt.Location, wall: wall}
+	s := &cronSchedule{spec: spec, loc: opt.Location, wall: wall, lastDay: lastDay}
 	s.hourly = hourField(fields) == "*" || spec == "@hourly"
 	if s.hourly {
 		s.realTime = gocron.NewDefaultCron(true)
-		if err := s.realTime.IsValid(spec, opt.Location, ref); err != nil {
+		if err := s.realTime.IsValid(eval, opt.Location, ref); err != nil {
 			return nil, fmt.Errorf("%w: cron %q: %s", ErrBadSpec, spec, cronReason(err))
 		}
 	}
 	return s, nil
+}
+
+// fieldNames name the fields of a 6-field expression; a 5-field one has no second.
+var fieldNames = []string{"second", "minute", "hour", "day-of-month", "month", "weekday"}
+
+// lastDayField reads an L day-of-month field, which the parser does not
+// know. It returns the expression to give the parser, with 28-31 for the
+// L, and whether Next must keep only the last day of each month. L
+// anywhere else, or mixed into the field (1,L, L-2, LW), is refused rather
+// than passed on to a parser that would quote it as a bad number.
+func lastDayField(spec string, fields []string) (eval string, lastDay bool, err error) {
+	if strings.HasPrefix(spec, "@") || len(fields) != 5 && len(fields) != 6 {
+		return spec, false, nil // a descriptor, or a count the caller refuses
+	}
+	names := fieldNames[6-len(fields):]
+	dom, dow := len(fields)-3, len(fields)-1
+	for i, f := range fields {
+		if i != dom && hasL(f) {
+			return "", false, fmt.Errorf("%w: cron %q: L (the last day of the month) is only supported as the whole day-of-month field, not in the %s field %q", ErrBadSpec, spec, names[i], f)
+		}
+	}
+	switch {
+	case fields[dom] == "L":
+	case hasL(fields[dom]):
+		return "", false, fmt.Errorf("%w: cron %q: L (the last day of the month) must be the whole day-of-month field, as in \"0 23 L * *\", not part of %q", ErrBadSpec, spec, fields[dom])
+	default:
+		return spec, false, nil
+	}
+	if fields[dow] != "*" && fields[dow] != "?" {
+		// cron fires when either a restricted day of month or a restricted
+		// weekday matches, which with L nobody means.
+		return "", false, fmt.Errorf("%w: cron %q: with L as the day of month the weekday field must be *, not %q", ErrBadSpec, spec, fields[dow])
+	}
+	eval = strings.Join(slices.Concat(fields[:dom], []string{"28-31"}, fields[dom+1:]), " ")
+	return eval, true, nil
+}
+
+// hasL reports whether a field uses L; "jul" is the only name with an l.
+func hasL(field string) bool {
+	return strings.Contains(strings.ReplaceAll(strings.ToLower(field), "jul", ""), "l")
 }
 
 // cronReason keeps the parser's own words and drops gocron's generic prefix.
@@ -86,19 +136,24 @@ func hourField(fields []string) string {
 	return ""
 }
 
+// maxCandidates bounds the candidates Next looks at. A month skips at most
+// three days for L and a daylight-saving change a few more, so this is
+// hundreds of months; the parser itself gives up after five years.
+const maxCandidates = 1000
+
 func (s *cronSchedule) Next(t time.Time) time.Time {
 	if s.hourly {
-		n := s.realTime.Next(t.In(s.loc))
-		if n.IsZero() {
-			return n
-		}
-		return n.UTC()
+		return s.nextRealTime(t)
 	}
 	tw := wallOf(t, s.loc)
-	for range 1000 {
+	for range maxCandidates {
 		w := s.wall.Next(tw)
 		if w.IsZero() {
 			return w
+		}
+		if s.lastDay && !isLastDay(w) {
+			tw = nextDay(w).Add(-time.Nanosecond) // the parser reads on from the next 00:00
+			continue
 		}
 		if x := wallToInstant(w, s.loc); x.After(t) {
 			return x.UTC()
@@ -108,6 +163,33 @@ func (s *cronSchedule) Next(t time.Time) time.Time {
 		tw = w
 	}
 	return time.Time{}
+}
+
+// nextRealTime is Next for an hour "*" expression, which follows real time.
+func (s *cronSchedule) nextRealTime(t time.Time) time.Time {
+	for range maxCandidates {
+		n := s.realTime.Next(t.In(s.loc))
+		if n.IsZero() {
+			return n
+		}
+		w := wallOf(n, s.loc)
+		if !s.lastDay || isLastDay(w) {
+			return n.UTC()
+		}
+		// Read on from the first instant of the next day, which is the end
+		// of the gap where a daylight-saving change skips midnight.
+		t = wallToInstant(nextDay(w), s.loc).Add(-time.Nanosecond)
+	}
+	return time.Time{}
+}
+
+// isLastDay reports whether wall-clock fields (labelled UTC) fall on the
+// last day of their month.
+func isLastDay(w time.Time) bool { return nextDay(w).Day() == 1 }
+
+// nextDay is 00:00 of the day after w, on the wall clock (labelled UTC).
+func nextDay(w time.Time) time.Time {
+	return time.Date(w.Year(), w.Month(), w.Day()+1, 0, 0, 0, 0, time.UTC)
 }
 
 func (s *cronSchedule) Kind() string { return KindCron }

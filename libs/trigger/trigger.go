@@ -5,6 +5,10 @@
 // Kinds:
 //   - cron: 5 fields (minute first) or 6 (seconds first), @hourly/@daily/
 //     @weekly/@monthly/@yearly, and "@every <duration>" (an interval).
+//     L as the whole day-of-month field is the last day of the month:
+//     "0 23 L * *" is 23:00 on Jan 31, Feb 28 (29 in a leap year), Mar 31, ….
+//     The weekday field must then be *; L anywhere else (1,L, L-2, LW, 5L)
+//     is refused.
 //   - interval: whole seconds ("5") or a Go duration ("90s", "1h30m"),
 //     fired at multiples of the interval since the anchor (Unix epoch by default).
 //   - date: "YYYY-MM-DD HH:MM:SS", or a comma separated list of them, in the

@@ -28,6 +28,7 @@ func fmtTimes(ts []time.Time, loc *time.Location) []string {
 func TestParse_NextTimes(t *testing.T) {
 	shanghai := mustLoc(t, "Asia/Shanghai")
 	ny := mustLoc(t, "America/New_York")
+	berlin := mustLoc(t, "Europe/Berlin")
 	tests := []struct {
 		name, kind, spec string
 		loc              *time.Location
@@ -75,6 +76,42 @@ func TestParse_NextTimes(t *testing.T) {
 			[]string{"2026-03-08 03:15:00 -0400", "2026-03-08 04:15:00 -0400"}, "15 * * * *"},
 		{"date in the gap fires after it", "date", "2026-03-08 02:30:00", ny, "2026-03-08 00:00:00",
 			[]string{"2026-03-08 03:00:00 -0400"}, "2026-03-08 03:00:00"},
+
+		// L, the last day of the month.
+		{"last day: Jan 31, Feb 28, Mar 31, Apr 30", "cron", "0 23 L * *", time.UTC, "2026-01-15 00:00:00",
+			[]string{"2026-01-31 23:00:00 +0000", "2026-02-28 23:00:00 +0000", "2026-03-31 23:00:00 +0000", "2026-04-30 23:00:00 +0000"}, "0 23 L * *"},
+		{"last day after its time moves to the next month", "cron", "0 23 L * *", time.UTC, "2026-01-31 23:00:00",
+			[]string{"2026-02-28 23:00:00 +0000", "2026-03-31 23:00:00 +0000"}, "0 23 L * *"},
+		{"last day in a leap year is Feb 29", "cron", "0 23 L * *", time.UTC, "2028-02-01 00:00:00",
+			[]string{"2028-02-29 23:00:00 +0000", "2028-03-31 23:00:00 +0000"}, "0 23 L * *"},
+		{"last day of February only", "cron", "0 0 L 2 *", time.UTC, "2026-01-01 00:00:00",
+			[]string{"2026-02-28 00:00:00 +0000", "2027-02-28 00:00:00 +0000", "2028-02-29 00:00:00 +0000"}, "0 0 L 2 *"},
+		{"last day of July by name", "cron", "0 0 L jul *", time.UTC, "2026-01-01 00:00:00",
+			[]string{"2026-07-31 00:00:00 +0000", "2027-07-31 00:00:00 +0000"}, "0 0 L jul *"},
+		{"last day in a zone, across spring forward", "cron", "0 23 L * *", ny, "2026-02-15 00:00:00",
+			[]string{"2026-02-28 23:00:00 -0500", "2026-03-31 23:00:00 -0400", "2026-04-30 23:00:00 -0400"}, "0 23 L * *"},
+		{"last day in a zone, across fall back", "cron", "0 23 L * *", ny, "2026-10-15 00:00:00",
+			[]string{"2026-10-31 23:00:00 -0400", "2026-11-30 23:00:00 -0500", "2026-12-31 23:00:00 -0500"}, "0 23 L * *"},
+		{"last day with hour * in a zone", "cron", "0 * L * *", ny, "2026-02-28 21:30:00",
+			[]string{"2026-02-28 22:00:00 -0500", "2026-02-28 23:00:00 -0500", "2026-03-31 00:00:00 -0400", "2026-03-31 01:00:00 -0400"}, "0 * L * *"},
+		{"last day, 6 fields", "cron", "0 30 12 L * *", time.UTC, "2026-02-01 00:00:00",
+			[]string{"2026-02-28 12:30:00 +0000", "2026-03-31 12:30:00 +0000"}, "0 30 12 L * *"},
+		{"last day, 6 fields with hour *", "cron", "*/20 * * L * *", time.UTC, "2026-02-28 23:59:30",
+			[]string{"2026-02-28 23:59:40 +0000", "2026-03-31 00:00:00 +0000", "2026-03-31 00:00:20 +0000"}, "*/20 * * L * *"},
+		{"last day skips whole days, not each second", "cron", "* * 0 L * *", time.UTC, "2026-01-01 00:00:00",
+			[]string{"2026-01-31 00:00:00 +0000", "2026-01-31 00:00:01 +0000"}, "* * 0 L * *"},
+		{"last day with hour * skips whole days", "cron", "* * * L * *", time.UTC, "2026-01-01 00:00:00",
+			[]string{"2026-01-31 00:00:00 +0000", "2026-01-31 00:00:01 +0000"}, "* * * L * *"},
+		// Europe/Berlin changes clocks on the last Sunday of March and
+		// October, which is the 31st in March 2024 and October 2021.
+		{"last day in the spring gap runs once after it", "cron", "30 2 L * *", berlin, "2024-03-01 00:00:00",
+			[]string{"2024-03-31 03:00:00 +0200", "2024-04-30 02:30:00 +0200"}, "30 2 L * *"},
+		{"last day in the fall overlap runs once, first pass", "cron", "30 2 L * *", berlin, "2021-10-01 00:00:00",
+			[]string{"2021-10-31 02:30:00 +0200", "2021-11-30 02:30:00 +0100"}, "30 2 L * *"},
+		{"last day from inside the second pass, no second run", "cron", "30 2 L * *", berlin, "2021-10-31 02:10:00 second",
+			[]string{"2021-11-30 02:30:00 +0100"}, "30 2 L * *"},
+		{"last day with hour * follows real time through the overlap", "cron", "0 * L * *", berlin, "2021-10-31 01:30:00",
+			[]string{"2021-10-31 02:00:00 +0200", "2021-10-31 02:00:00 +0100", "2021-10-31 03:00:00 +0100"}, "0 * L * *"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,6 +174,16 @@ func TestParse_Errors(t *testing.T) {
 		{"date", "2026-01-01 10:00:00,tomorrow", ErrBadSpec, "date 2"},
 		{"weekly", "* * * * *", ErrUnknownTrigger, "want cron, interval, date or text"},
 		{"cron", "   ", ErrBadSpec, "empty"},
+		{"cron", "0 0 1,L * *", ErrBadSpec, `must be the whole day-of-month field, as in "0 23 L * *", not part of "1,L"`},
+		{"cron", "0 0 L-2 * *", ErrBadSpec, `not part of "L-2"`},
+		{"cron", "0 0 LW * *", ErrBadSpec, `not part of "LW"`},
+		{"cron", "0 0 l * *", ErrBadSpec, `not part of "l"`},
+		{"cron", "0 0 * * 5L", ErrBadSpec, `only supported as the whole day-of-month field, not in the weekday field "5L"`},
+		{"cron", "L 0 * * *", ErrBadSpec, `not in the minute field "L"`},
+		{"cron", "0 0 L L *", ErrBadSpec, `not in the month field "L"`},
+		{"cron", "0 0 0 1 L *", ErrBadSpec, `not in the month field "L"`},
+		{"cron", "L 0 0 L * *", ErrBadSpec, `not in the second field "L"`},
+		{"cron", "0 0 L * 1-5", ErrBadSpec, `weekday field must be *, not "1-5"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+" "+tt.spec, func(t *testing.T) {

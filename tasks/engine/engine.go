@@ -12,6 +12,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -443,13 +445,32 @@ func (e *Engine) commit(ctx context.Context, ch *changes) error {
 	if len(ch.writes) == 0 {
 		return nil
 	}
-	// One transaction: one commit for all the rows a sync writes back.
+	if err := e.writeBack(ctx, ch.writes); err != nil {
+		// Applied in memory but not written: apply these rows again at
+		// the next sync, so their row ends up saying the truth.
+		e.mu.Lock()
+		for _, ids := range ch.writes {
+			for _, id := range ids {
+				if ent := e.entries[id]; ent != nil {
+					ent.hash = ""
+				}
+			}
+		}
+		e.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// writeBack writes the rows' new state in one transaction: one commit for
+// all the rows a sync changed.
+func (e *Engine) writeBack(ctx context.Context, writes map[models.TaskState][]int64) error {
 	tx, err := e.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	for st, ids := range ch.writes {
+	for st, ids := range writes {
 		if err := models.SetTaskState(ctx, tx, ids, st); err != nil {
 			return fmt.Errorf("sync: %w", err)
 		}
@@ -622,8 +643,12 @@ func (e *Engine) state(ne *entry, now time.Time) models.TaskState {
 	return models.TaskState{Status: status, AppliedSpec: applied, NextFireAt: ne.group.sched.Next(ne.group.cursor)}
 }
 
-// fire runs when gocron fires a group: it works out the fire time and
-// dispatches every member.
+// fireTolerance lets a timer that fires a little early still count for
+// its fire time.
+const fireTolerance = 50 * time.Millisecond
+
+// fire runs when gocron fires a group: it works out the fire time (or
+// times, if the process stalled) and dispatches every member.
 func (e *Engine) fire(key string) {
 	now := e.clock.Now()
 	e.mu.Lock()
@@ -632,27 +657,31 @@ func (e *Engine) fire(key string) {
 		e.mu.Unlock()
 		return
 	}
-	at, missed := g.advance(now.Add(e.cfg.ClaimAhead))
-	if at.IsZero() {
-		e.mu.Unlock()
-		return
-	}
+	times, dropped := g.due(now.Add(e.cfg.ClaimAhead+fireTolerance), 10000)
 	members := make([]*entry, 0, len(g.members))
 	for _, m := range g.members {
 		members = append(members, m)
 	}
-	next := g.sched.Next(at)
 	e.mu.Unlock()
-	if missed > 0 {
-		e.log.Warn("fire came late; earlier fire times passed over", "schedule", key, "missed", missed, "scheduled_at", at)
+	if len(times) == 0 {
+		return
 	}
+	// One order for every replica: their claims lock the same keys in the
+	// same order, so they queue instead of deadlocking.
+	slices.SortFunc(members, func(a, b *entry) int { return cmp.Compare(a.task.ID, b.task.ID) })
+	at := times[len(times)-1]
 	g.dispatching.Lock()
-	e.dispatch(context.Background(), members, at, next, models.SourceSchedule)
+	if len(times) > 1 || dropped > 0 {
+		e.log.Warn("fire came late", "schedule", key, "scheduled_at", at, "late_fire_times", len(times)-1+dropped)
+		e.late(members, times[:len(times)-1], dropped, now)
+	}
+	e.dispatch(context.Background(), members, at, g.sched.Next(at), models.SourceSchedule)
 	g.dispatching.Unlock()
 	if e.dispatched != nil {
 		e.dispatched <- at
 	}
 }
+
 
 func sameTime(t time.Time, old sql.NullTime) bool {
 	if t.IsZero() || !old.Valid {

@@ -32,24 +32,23 @@ func newGroup(key string, sched trigger.Schedule, now time.Time) *group {
 	return &group{key: key, id: uuid.NewSHA1(groupNamespace, []byte(key)), sched: sched, members: map[int64]*entry{}, cursor: now}
 }
 
-// advance returns the fire time a timer firing at now is for, and how
-// many earlier fire times were passed over because the fire came late.
-// A fire more than a second early is spurious and returns zero.
-func (g *group) advance(now time.Time) (at time.Time, missed int) {
-	at = g.sched.Next(g.cursor)
-	if at.IsZero() || at.After(now.Add(time.Second)) {
-		return time.Time{}, 0
-	}
-	for {
-		n := g.sched.Next(at)
-		if n.IsZero() || n.After(now) {
-			break
+// due returns the fire times after the cursor up to horizon, oldest
+// first, and moves the cursor past them. A timer that fires late (the
+// process stalled) yields several; one that fires early, or twice, none.
+// Past limit, only the latest limit times are returned, and the count of
+// the older ones passed over.
+func (g *group) due(horizon time.Time, limit int) (times []time.Time, dropped int) {
+	for at := g.sched.Next(g.cursor); !at.IsZero() && !at.After(horizon); at = g.sched.Next(at) {
+		if len(times) == limit {
+			times = times[1:]
+			dropped++
 		}
-		at = n
-		missed++
+		times = append(times, at)
 	}
-	g.cursor = at
-	return at, missed
+	if len(times) > 0 {
+		g.cursor = times[len(times)-1]
+	}
+	return times, dropped
 }
 
 // cronAdapter lets gocron time a group with the group's own schedule, so

@@ -26,8 +26,11 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 	}
 	var running map[int64][]models.RunningRun
 	if len(check) > 0 {
-		var err error
-		if running, err = models.ListRunningByTask(ctx, e.db, check); err != nil {
+		err := e.again(func() (err error) {
+			running, err = models.ListRunningByTask(ctx, e.db, check)
+			return err
+		})
+		if err != nil {
 			e.fireFailed(members, at, err)
 			return nil
 		}
@@ -54,7 +57,11 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 		}
 		claims[i] = c
 	}
-	ids, err := models.ClaimRuns(ctx, e.db, claims)
+	var ids []int64
+	err := e.again(func() (err error) {
+		ids, err = models.ClaimRuns(ctx, e.db, claims)
+		return err
+	})
 	if err != nil {
 		e.fireFailed(members, at, err)
 		return nil
@@ -71,7 +78,7 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 	if len(fired) == 0 {
 		return nil
 	}
-	if err := models.MarkTasksFired(ctx, e.db, fired, at, next); err != nil {
+	if err := e.again(func() error { return models.MarkTasksFired(ctx, e.db, fired, at, next) }); err != nil {
 		e.log.Warn("fire claimed but task state not written", "error", err)
 	}
 	doneStatus := models.TaskReady
@@ -107,6 +114,19 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 	return done
 }
 
+// again runs f, and again up to 4 more times while it fails with a
+// conflict between concurrent writers (replicas claiming the same rows).
+func (e *Engine) again(f func() error) error {
+	var err error
+	for try := range 5 {
+		if err = f(); err == nil || !models.IsConflict(err) {
+			return err
+		}
+		time.Sleep(time.Duration(try+1) * 5 * time.Millisecond)
+	}
+	return err
+}
+
 // fireFailed notes a fire that could not be claimed (the database is
 // unreachable): the next successful sync treats it by the misfire policy.
 func (e *Engine) fireFailed(members []*entry, at time.Time, err error) {
@@ -133,12 +153,66 @@ func (e *Engine) cancelRun(ctx context.Context, id int64, why string) {
 	}
 }
 
+// planFires splits fire times an entry did not get at their time: those
+// within misfire_grace of now run as normal (late) fires; older ones
+// follow the misfire policy, either run as catch-ups or skipped.
+func planFires(o taskOptions, times []time.Time, now time.Time) (late, catchup, skipped []time.Time) {
+	graceStart := now.Add(-time.Duration(o.MisfireGrace))
+	var old []time.Time
+	for _, at := range times {
+		if at.After(graceStart) {
+			late = append(late, at)
+		} else {
+			old = append(old, at)
+		}
+	}
+	switch o.Misfire {
+	case MisfireSkip:
+		skipped = old
+	case MisfireOnce:
+		if len(old) > 0 {
+			catchup, skipped = old[len(old)-1:], old[:len(old)-1]
+		}
+	case MisfireAll:
+		cut := max(0, len(old)-o.MisfireMax)
+		catchup, skipped = old[cut:], old[:cut]
+	}
+	return late, catchup, skipped
+}
+
+// late handles the fire times a group's timer passed over because the
+// process stalled: members sharing misfire options share a plan, and
+// each planned time is dispatched for all of them at once, oldest first.
+func (e *Engine) late(members []*entry, times []time.Time, dropped int, now time.Time) {
+	type key struct {
+		misfire string
+		grace   duration
+		max     int
+	}
+	classes := map[key][]*entry{}
+	for _, m := range members {
+		k := key{m.opts.Misfire, m.opts.MisfireGrace, m.opts.MisfireMax}
+		classes[k] = append(classes[k], m)
+	}
+	for _, ms := range classes {
+		late, catchup, skipped := planFires(ms[0].opts, times, now)
+		if len(skipped) > 0 || dropped > 0 {
+			e.recordMissed(ms, skipped, dropped)
+		}
+		for _, at := range catchup {
+			e.dispatch(context.Background(), ms, at, ms[0].sched.Next(at), models.SourceCatchup)
+		}
+		for _, at := range late {
+			e.dispatch(context.Background(), ms, at, ms[0].sched.Next(at), models.SourceSchedule)
+		}
+	}
+}
+
 // catchUp treats the fire times rows missed while nobody claimed them
 // (all replicas down, or the database unreachable): from the later of
 // last_fire_at and update_at (an edit starts a new schedule) up to the
-// group's cursor. A time within misfire_grace of now runs as a normal
-// (late) fire; older ones follow the misfire policy. Rows that never
-// fired have nothing to catch up. It runs in the background.
+// group's cursor, by planFires. Rows that never fired have nothing to
+// catch up. It runs in the background.
 func (e *Engine) catchUp(rows []models.Task, now time.Time) {
 	for _, t := range rows {
 		if !t.LastFireAt.Valid {
@@ -159,50 +233,35 @@ func (e *Engine) catchUp(rows []models.Task, now time.Time) {
 			from = t.UpdateAt
 		}
 		const maxCount = 100000
-		var late, old []time.Time
-		capped := false
+		var times []time.Time
+		dropped := 0
 		for at := ent.sched.Next(from); !at.IsZero() && !at.After(end); at = ent.sched.Next(at) {
-			if len(late)+len(old) >= maxCount {
-				capped = true
-				break
+			if len(times) == maxCount {
+				times = times[1:]
+				dropped++
 			}
-			if at.After(now.Add(-time.Duration(ent.opts.MisfireGrace))) {
-				late = append(late, at)
-			} else {
-				old = append(old, at)
-			}
+			times = append(times, at)
 		}
-		if len(late)+len(old) == 0 {
+		if len(times) == 0 {
 			continue
 		}
-		var run, skipped []time.Time
-		switch ent.opts.Misfire {
-		case MisfireSkip:
-			skipped = old
-		case MisfireOnce:
-			if len(old) > 0 {
-				run, skipped = old[len(old)-1:], old[:len(old)-1]
-			}
-		case MisfireAll:
-			cut := max(0, len(old)-ent.opts.MisfireMax)
-			run, skipped = old[cut:], old[:cut]
+		late, catchup, skipped := planFires(ent.opts, times, now)
+		if len(skipped) > 0 || dropped > 0 {
+			e.recordMissed([]*entry{ent}, skipped, dropped)
 		}
-		if len(skipped) > 0 {
-			e.recordMissed(ent, skipped, capped)
-		}
-		run = append(run, late...)
-		if len(run) == 0 {
+		if len(late)+len(catchup) == 0 {
 			continue
 		}
-		e.log.Info("catching up missed fires", "task_key", t.Key, "runs", len(run), "misfire", ent.opts.Misfire, "first", run[0])
+		e.log.Info("catching up missed fires", "task_key", t.Key, "catchup", len(catchup), "late", len(late), "misfire", ent.opts.Misfire)
 		go func() {
 			// One after another, oldest first: each waits for the one before.
-			for _, at := range run {
-				source := models.SourceCatchup
-				if at.After(now.Add(-time.Duration(ent.opts.MisfireGrace))) {
-					source = models.SourceSchedule // late, but within grace: a normal run
+			for _, at := range catchup {
+				for _, d := range e.dispatch(context.Background(), []*entry{ent}, at, next, models.SourceCatchup) {
+					<-d
 				}
-				for _, d := range e.dispatch(context.Background(), []*entry{ent}, at, next, source) {
+			}
+			for _, at := range late {
+				for _, d := range e.dispatch(context.Background(), []*entry{ent}, at, next, models.SourceSchedule) {
 					<-d
 				}
 			}
@@ -210,25 +269,36 @@ func (e *Engine) catchUp(rows []models.Task, now time.Time) {
 	}
 }
 
-// recordMissed writes one row (status missed, attempt 0) for a span of
-// fire times that will not run. It is keyed by the first missed time, so
-// replicas that compute the same span write it once.
-func (e *Engine) recordMissed(ent *entry, times []time.Time, capped bool) {
-	n := fmt.Sprint(len(times))
-	if capped {
-		n = "at least " + n
-	}
-	msg := fmt.Sprintf("%s fire times from %s to %s were not run (misfire policy %s)", n,
-		times[0].Format("2006-01-02 15:04:05"), times[len(times)-1].Format("2006-01-02 15:04:05"), ent.opts.Misfire)
-	_, err := models.ClaimRuns(context.Background(), e.db, []models.Claim{{
-		TaskID: ent.task.ID, TaskKey: ent.task.Key, ScheduledAt: times[0], Attempt: 0, Source: models.SourceMisfire,
-		TraceID: uuid.NewString(), Host: e.host, Owner: e.owner, StartedAt: e.clock.Now(), Status: models.RunMissed, Error: msg,
-	}})
-	if err != nil {
-		e.log.Error("record missed fires", "task_key", ent.task.Key, "error", err)
+// recordMissed writes, for each entry, one row (status missed, attempt 0)
+// for a span of fire times that will not run, plus dropped older ones
+// not listed. It is keyed by the first missed time, so replicas that
+// compute the same span write it once.
+func (e *Engine) recordMissed(ents []*entry, times []time.Time, dropped int) {
+	if len(times) == 0 {
 		return
 	}
-	e.log.Warn("missed fires", "task_key", ent.task.Key, "detail", msg)
+	n := fmt.Sprint(len(times) + dropped)
+	if dropped > 0 {
+		n = "at least " + n
+	}
+	msg := fmt.Sprintf("%s fire times up to %s were not run (misfire policy %s)", n,
+		times[len(times)-1].Format("2006-01-02 15:04:05"), ents[0].opts.Misfire)
+	if dropped == 0 {
+		msg = fmt.Sprintf("%s fire times from %s to %s were not run (misfire policy %s)", n,
+			times[0].Format("2006-01-02 15:04:05"), times[len(times)-1].Format("2006-01-02 15:04:05"), ents[0].opts.Misfire)
+	}
+	claims := make([]models.Claim, len(ents))
+	for i, ent := range ents {
+		claims[i] = models.Claim{
+			TaskID: ent.task.ID, TaskKey: ent.task.Key, ScheduledAt: times[0], Attempt: 0, Source: models.SourceMisfire,
+			TraceID: uuid.NewString(), Host: e.host, Owner: e.owner, StartedAt: e.clock.Now(), Status: models.RunMissed, Error: msg,
+		}
+	}
+	if err := e.again(func() error { _, err := models.ClaimRuns(context.Background(), e.db, claims); return err }); err != nil {
+		e.log.Error("record missed fires", "tasks", len(ents), "error", err)
+		return
+	}
+	e.log.Warn("missed fires", "tasks", len(ents), "detail", msg)
 }
 
 // reapLost marks running rows whose owner stopped renewing their lease as

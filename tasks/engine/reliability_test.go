@@ -315,3 +315,24 @@ func TestReplicas_ClockSkew(t *testing.T) {
 		}
 	})
 }
+
+// The process stalls for 3 s over an every-second schedule, so gocron
+// fires once: fire times within misfire_grace still run, older ones
+// follow the misfire policy.
+func TestStall_LateFiresWithinGraceRun(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		patient := h.insert("patient", "cron", "* * * * * *", "record", "", `{"overlap":"allow","misfire_grace":"10s"}`)
+		strict := h.insert("strict", "cron", "* * * * * *", "record", "", `{"overlap":"allow","misfire_grace":"1s"}`)
+		h.sync()
+		h.advance(1, 3*time.Second) // 00:00:01 -> 00:00:04 at once
+		h.fired(1)
+		h.wait(3 + 1)
+		if got := strings.Join(h.statuses(patient), " "); got != "1:success 1:success 1:success" {
+			t.Errorf("patient: %s", got)
+		}
+		if got := strings.Join(h.statuses(strict), " "); got != "0:missed 1:success" {
+			t.Errorf("strict: %s", got)
+		}
+	})
+}
