@@ -682,7 +682,6 @@ func (e *Engine) fire(key string) {
 	}
 }
 
-
 func sameTime(t time.Time, old sql.NullTime) bool {
 	if t.IsZero() || !old.Valid {
 		return t.IsZero() == !old.Valid
