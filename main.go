@@ -105,7 +105,7 @@ func run(args []string, stdout io.Writer) error {
 	s := cfg.Common.Scheduler
 	eng, err := engine.New(engine.Config{
 		SyncInterval: s.SyncInterval, FullSyncInterval: s.FullSyncInterval, ShutdownTimeout: s.ShutdownTimeout,
-		MaxConcurrentRuns: s.MaxConcurrentRuns, OutputLimit: s.OutputLimit, Location: cfg.Location, Lease: s.Lease,
+		MaxConcurrentRuns: s.MaxConcurrentRuns, OutputLimit: s.OutputLimit, Location: cfg.Location, Lease: s.Lease, ClaimAhead: s.ClaimAhead,
 		Defaults: engine.Defaults{Misfire: s.Misfire, MisfireGrace: s.MisfireGrace, MisfireMax: s.MisfireMax, Overlap: s.Overlap},
 	}, db, reg, log)
 	if err != nil {

@@ -40,6 +40,7 @@ type Scheduler struct {
 	MisfireGrace      time.Duration `toml:"misfire_grace"`       // Defaults to 10s.
 	MisfireMax        int           `toml:"misfire_max"`         // Defaults to 100.
 	Overlap           string        `toml:"overlap"`             // forbid, replace or allow. Defaults to forbid.
+	ClaimAhead        time.Duration `toml:"claim_ahead"`         // Defaults to 500ms.
 }
 
 // Common is common.toml.
@@ -64,7 +65,8 @@ func defaults() Config {
 			App: App{Name: "taskrunner", Timezone: "UTC", Database: "sqlite", SQLitePath: "taskrunner.db", MigrateOnStart: true},
 			Scheduler: Scheduler{SyncInterval: 10 * time.Second, FullSyncInterval: 5 * time.Minute, ShutdownTimeout: 30 * time.Second,
 				MaxConcurrentRuns: 1000, OutputLimit: 64 << 10, Lease: 30 * time.Second,
-				Misfire: "skip", MisfireGrace: 10 * time.Second, MisfireMax: 100, Overlap: "forbid"},
+				Misfire: "skip", MisfireGrace: 10 * time.Second, MisfireMax: 100, Overlap: "forbid",
+				ClaimAhead: 500 * time.Millisecond},
 		},
 		Logger: logger.DefaultConfig(),
 		MySQL:  mysqlpool.DefaultConfig(),
@@ -142,6 +144,8 @@ func (cm Common) validate(src tomlconf.Source, c *Config) error {
 		return src.Errorf("scheduler.misfire", "want \"skip\", \"once\" or \"all\", got %q", s.Misfire)
 	case s.MisfireGrace < 0:
 		return src.Errorf("scheduler.misfire_grace", "must not be negative, got %s", s.MisfireGrace)
+	case s.ClaimAhead < 0 || s.ClaimAhead >= time.Second:
+		return src.Errorf("scheduler.claim_ahead", "want 0s up to 999ms, got %s", s.ClaimAhead)
 	case s.MisfireMax < 1:
 		return src.Errorf("scheduler.misfire_max", "must be at least 1, got %d", s.MisfireMax)
 	case !slices.Contains([]string{"forbid", "replace", "allow"}, s.Overlap):

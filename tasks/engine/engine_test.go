@@ -364,6 +364,11 @@ func TestEngine_BadRowsSayWhy(t *testing.T) {
 			{"bad_extra", "interval", "5", "record", "", "{oops", "column extra: not a JSON object"},
 			{"bad_zone", "interval", "5", "record", "", `{"timezone":"Mars/Olympus"}`, "column extra: key \"timezone\": unknown time zone \"Mars/Olympus\""},
 			{"bad_timeout", "interval", "5", "record", "", `{"timeout":"soon"}`, "column extra: key \"timeout\""},
+			{"bad_misfire", "interval", "5", "record", "", `{"misfire":"sometimes"}`, "column extra: key \"misfire\": want one of skip, once, all, got \"sometimes\""},
+			{"bad_overlap", "interval", "5", "record", "", `{"overlap":"queue"}`, "column extra: key \"overlap\": want one of allow, forbid, replace"},
+			{"bad_retries", "interval", "5", "record", "", `{"max_retries":-1}`, "column extra: key \"max_retries\": must not be negative"},
+			{"bad_retry_type", "interval", "5", "record", "", `{"max_retries":"3"}`, "column extra: key \"max_retries\""},
+			{"bad_backoff", "interval", "5", "record", "", `{"retry_backoff":"linear"}`, "column extra: key \"retry_backoff\""},
 		} {
 			bad[c.key] = struct {
 				id   int64
