@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -123,9 +124,10 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 		status := c.Status
 		switch status {
 		case "", RunRunning:
+			// started_at stays NULL until MarkStarted: a claim whose owner
+			// dies before starting it can be run by another replica.
 			status = RunRunning
-			started = dbTime(q, c.StartedAt)
-			heartbeat = started
+			heartbeat = dbTime(q, c.StartedAt)
 		case RunPending:
 			retryAt = dbTime(q, c.RetryAt)
 		default: // recorded as already finished
@@ -273,6 +275,39 @@ func ListRuns(ctx context.Context, q sqlx.ExtContext, taskID int64, limit int) (
 	var rs []ExecuteTask
 	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE task_id = ? ORDER BY id DESC LIMIT ?", taskID, limit)
 	return rs, err
+}
+
+// MarkStarted records that claimed runs are about to start. From then on
+// a run whose owner dies is lost; before, it is requeued.
+func MarkStarted(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time) error {
+	for _, part := range chunks(ids, 1000) {
+		query, args, err := sqlx.In("UPDATE execute_task SET started_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+			return fmt.Errorf("mark %d runs started: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// Requeue turns a running row that never started (its owner died between
+// the claim and the start) back into a pending one, due now, noting the
+// dead owner in extra ("requeued_from"), and reports whether this call
+// did it.
+func Requeue(ctx context.Context, q sqlx.ExtContext, id int64, deadOwner string, now time.Time) (bool, error) {
+	note, err := json.Marshal(map[string]string{"requeued_from": deadOwner})
+	if err != nil {
+		return false, err
+	}
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, retry_at = ?, owner = '', extra = ? WHERE id = ? AND status = ? AND started_at IS NULL",
+		RunPending, dbTime(q, now), string(note), id, RunRunning)
+	if err != nil {
+		return false, fmt.Errorf("requeue run %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // RunningRun is a running row, as overlap policies see it.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -235,6 +236,32 @@ func InsertTask(ctx context.Context, q sqlx.ExtContext, t Task) (int64, error) {
 		return 0, fmt.Errorf("insert task %q: %w", t.Key, err)
 	}
 	return res.LastInsertId()
+}
+
+// InsertTasks inserts rows in statements of 500 (for bulk loads).
+func InsertTasks(ctx context.Context, q sqlx.ExtContext, ts []Task) error {
+	for _, part := range chunks(ts, 500) {
+		var sb strings.Builder
+		args := make([]any, 0, len(part)*9)
+		sb.WriteString("INSERT INTO task (task_key, `desc`, execute_func, `trigger`, spec, args, is_valid, status, extra) VALUES ")
+		for i, t := range part {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			if t.Extra == "" {
+				t.Extra = "{}"
+			}
+			if t.Status == "" {
+				t.Status = TaskReady
+			}
+			args = append(args, t.Key, t.Desc, t.Func, t.Trigger, t.Spec, t.Args, t.IsValid, t.Status, t.Extra)
+		}
+		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("insert %d tasks: %w", len(part), err)
+		}
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -91,6 +91,23 @@ func (c Config) FormatDSN() (string, error) {
 		cfg.Params = map[string]string{}
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
+	// Nothing may wait silently: a lock wait (row or metadata; the server
+	// default for the latter is a day) or a dead connection becomes an
+	// error the caller logs and retries.
+	for k, v := range map[string]string{"innodb_lock_wait_timeout": "20", "lock_wait_timeout": "30"} {
+		if _, set := cfg.Params[k]; !set {
+			cfg.Params[k] = v
+		}
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = time.Minute
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = time.Minute
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
 	return cfg.FormatDSN(), nil
 }
 

@@ -401,6 +401,9 @@ func (e *Engine) maintainRuns(ctx context.Context, now time.Time) error {
 
 // changes collects what a sync must do outside the lock.
 type changes struct {
+	// parsed caches the schedules parsed in this sync: rows sharing a
+	// spec share one parse and one Schedule.
+	parsed map[parseKey]parsed
 	added  []*group
 	maybe  map[string]*group // groups a detach emptied
 	writes map[models.TaskState][]int64
@@ -481,6 +484,33 @@ func (e *Engine) writeBack(ctx context.Context, writes map[models.TaskState][]in
 	return nil
 }
 
+type parseKey struct {
+	kind, spec, zone string
+	ref              time.Time
+}
+
+type parsed struct {
+	sched trigger.Schedule
+	err   error
+}
+
+// parse is ParseSchedule through the sync's cache.
+func (c *changes) parse(kind, spec string, loc *time.Location, ref time.Time) (trigger.Schedule, error) {
+	k := parseKey{kind: kind, spec: spec, zone: loc.String()}
+	if kind == trigger.KindText {
+		k.ref = ref // relative phrases depend on it
+	}
+	if p, ok := c.parsed[k]; ok {
+		return p.sched, p.err
+	}
+	s, err := ParseSchedule(kind, spec, loc, ref)
+	if c.parsed == nil {
+		c.parsed = map[parseKey]parsed{}
+	}
+	c.parsed[k] = parsed{s, err}
+	return s, err
+}
+
 // defHash identifies a definition: a row whose hash did not change is
 // left alone. update_at counts for text specs only, whose relative
 // phrases ("in 10 minutes") are measured from it.
@@ -505,7 +535,7 @@ func (e *Engine) apply(t models.Task, now time.Time, ch *changes) bool {
 	if old != nil {
 		e.detach(old, ch)
 	}
-	ne := e.build(t, h)
+	ne := e.build(t, h, ch)
 	if ne.err == "" && !ne.done && t.IsValid == 1 {
 		key := ne.sched.Kind() + " " + ne.sched.Spec() + " @" + ne.loc.String()
 		g := e.groups[key]
@@ -545,7 +575,7 @@ func (e *Engine) apply(t models.Task, now time.Time, ch *changes) bool {
 
 // build parses a row. A row that cannot be scheduled gets err, naming the
 // column at fault.
-func (e *Engine) build(t models.Task, hash string) *entry {
+func (e *Engine) build(t models.Task, hash string, ch *changes) *entry {
 	ne := &entry{task: t, hash: hash}
 	if t.IsValid != 1 {
 		return ne
@@ -556,7 +586,7 @@ func (e *Engine) build(t models.Task, hash string) *entry {
 		return ne
 	}
 	ne.opts, ne.loc = opts, loc
-	if ne.sched, err = ParseSchedule(t.Trigger, t.Spec, loc, t.UpdateAt); err != nil {
+	if ne.sched, err = ch.parse(t.Trigger, t.Spec, loc, t.UpdateAt); err != nil {
 		ne.err = err.Error()
 		return ne
 	}

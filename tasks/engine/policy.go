@@ -104,6 +104,17 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 			DoneStatus: doneStatus, Start: gate,
 		}))
 	}
+	// Marked started before they start: if this process dies from here on,
+	// the runs are lost (at most once), and before, requeued.
+	var started []int64
+	for i, id := range ids {
+		if id != 0 && claims[i].Status != models.RunSkipped {
+			started = append(started, id)
+		}
+	}
+	if err := e.again(func() error { return models.MarkStarted(ctx, e.db, started, at) }); err != nil {
+		e.log.Warn("runs not marked started; starting them anyway", "scheduled_at", at, "runs", len(started), "error", err)
+	}
 	if wait := at.Sub(e.clock.Now()); wait > 0 {
 		<-e.clock.After(wait)
 	}
@@ -310,6 +321,17 @@ func (e *Engine) reapLost(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, r := range stale {
+		if !r.StartedAt.Valid {
+			// Claimed but never started: nothing ran, so any replica may run it.
+			ok, err := models.Requeue(ctx, e.db, r.ID, r.Owner+" ("+r.Host+")", now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				e.log.Warn("run requeued: its owner died before starting it", "task_key", r.TaskKey, "exec_id", r.ID, "owner", r.Owner)
+			}
+			continue
+		}
 		msg := fmt.Sprintf("lost: its owner %s (%s) stopped renewing the lease; last heartbeat %s UTC",
 			r.Owner, r.Host, r.HeartbeatAt.Time.Format("2006-01-02 15:04:05"))
 		ok, err := models.CloseRun(ctx, e.db, r.ID, models.RunRunning, models.RunLost, msg, now)

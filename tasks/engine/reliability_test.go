@@ -336,3 +336,31 @@ func TestStall_LateFiresWithinGraceRun(t *testing.T) {
 		}
 	})
 }
+
+// A replica that claimed a fire ahead of its time and died before
+// starting it: nothing ran, so another replica runs it, still attempt 1.
+func TestReplicas_ClaimedNotStartedIsRequeued(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		id := h.insert("orphan", "interval", "3600", "record", "", "")
+		h.sync()
+		// The dead replica's claim: running, never marked started, and its
+		// heartbeat 40 s old (past the 30 s lease).
+		at := start.Add(-time.Second)
+		_, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "orphan", ScheduledAt: at, Attempt: 1,
+			Source: models.SourceSchedule, TraceID: "dead-replica-claim", Owner: "dead", Host: "gone/1", StartedAt: start.Add(-40 * time.Second)}})
+		must(t, err)
+		h.sync()
+		r := h.wait(1)[0]
+		if r.Job.Attempt != 1 || r.Job.ScheduledAt != at || r.Status != models.RunSuccess {
+			t.Fatalf("requeued run %+v", r)
+		}
+		runs := h.history(id)
+		if len(runs) != 1 || runs[0].Status != models.RunSuccess || runs[0].Owner == "dead" || !strings.Contains(runs[0].Extra, `"requeued_from":"dead (gone/1)"`) {
+			t.Fatalf("history %+v", runs)
+		}
+		if n := len(h.logs.lines("run requeued: its owner died before starting it")); n != 1 {
+			t.Fatalf("%d requeue log lines", n)
+		}
+	})
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"taskrunner/models"
+	"taskrunner/tasks/engine"
+)
+
+// burst: N tasks on "* * * * * *", all due at the same instant every
+// second, on R replicas, for a duration.
+func burst(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("burst", flag.ExitOnError)
+	var c common
+	c.flags(fs)
+	n := fs.Int("tasks", 1000, "tasks")
+	replicas := fs.Int("replicas", 1, "in-process replicas, each with its own pool")
+	duration := fs.Duration("duration", 60*time.Second, "how long")
+	spec := fs.String("spec", "* * * * * *", "cron spec of every task")
+	ahead := fs.Duration("claim-ahead", 500*time.Millisecond, "claim this long before the fire time")
+	_ = fs.Parse(args)
+
+	open, err := c.fresh(ctx)
+	if err != nil {
+		return err
+	}
+	db, err := open()
+	if err != nil {
+		return err
+	}
+	rows := make([]models.Task, *n)
+	for i := range rows {
+		rows[i] = models.Task{Key: fmt.Sprintf("burst_%d", i), Func: "noop", Trigger: "cron", Spec: *spec, IsValid: 1, Extra: `{"overlap":"allow"}`}
+	}
+	if err := models.InsertTasks(ctx, db, rows); err != nil {
+		return err
+	}
+
+	log := c.logger()
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var engines []*engine.Engine
+	for range *replicas {
+		pool, err := open()
+		if err != nil {
+			cancel()
+			return err
+		}
+		e, err := newEngine(pool, log, engine.Config{SyncInterval: 10 * time.Second, ClaimAhead: *ahead})
+		if err != nil {
+			cancel()
+			return err
+		}
+		engines = append(engines, e)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = e.Run(runCtx) }()
+	}
+	before := readUsage()
+	began := time.Now().UTC()
+	select {
+	case <-time.After(*duration):
+	case <-ctx.Done():
+	}
+	ended := time.Now().UTC()
+	after := readUsage()
+	cancel()
+	wg.Wait()
+
+	// Fire times from 2 s after the start to 2 s before the end: every
+	// replica was up for all of them.
+	from, to := began.Add(2*time.Second).Truncate(time.Second), ended.Add(-2*time.Second).Truncate(time.Second)
+	return reportBurst(ctx, db, *n, *replicas, from, to, after.cpu-before.cpu, ended.Sub(began), after.peak, c.driver)
+}
+
+func reportBurst(ctx context.Context, db *sqlx.DB, n, replicas int, from, to time.Time, cpu, wall time.Duration, peak int64, driver string) error {
+	var runs []struct {
+		Sched   time.Time `db:"scheduled_at"`
+		Started time.Time `db:"started_at"`
+	}
+	if err := db.SelectContext(ctx, &runs, "SELECT scheduled_at, started_at FROM execute_task WHERE attempt = 1 AND status = 'success' AND scheduled_at BETWEEN ? AND ?", from, to); err != nil {
+		return err
+	}
+	late := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		late[i] = r.Started.Sub(r.Sched)
+	}
+	slices.Sort(late)
+	var pairs, dup, other int
+	if err := db.GetContext(ctx, &pairs, "SELECT COUNT(*) FROM (SELECT DISTINCT task_id, scheduled_at FROM execute_task WHERE attempt = 1 AND scheduled_at BETWEEN ? AND ?) p", from, to); err != nil {
+		return err
+	}
+	if err := db.GetContext(ctx, &dup, "SELECT COUNT(*) FROM (SELECT task_id FROM execute_task WHERE attempt = 1 AND scheduled_at BETWEEN ? AND ? GROUP BY task_id, scheduled_at HAVING COUNT(*) > 1) p", from, to); err != nil {
+		return err
+	}
+	if err := db.GetContext(ctx, &other, "SELECT COUNT(*) FROM execute_task WHERE status <> 'success' AND scheduled_at BETWEEN ? AND ?", from, to); err != nil {
+		return err
+	}
+	seconds := int(to.Sub(from)/time.Second) + 1
+	expected := n * seconds
+	table(os.Stdout, fmt.Sprintf("burst: %d tasks on * * * * * *, %d replica(s), %s, %s", n, replicas, driver, wall.Round(time.Second)), [][2]string{
+		{"fire times measured", fmt.Sprintf("%d s x %d tasks = %d", seconds, n, expected)},
+		{"runs recorded (success)", fmt.Sprint(len(runs))},
+		{"missing", fmt.Sprint(expected - pairs)},
+		{"duplicate", fmt.Sprint(dup)},
+		{"not success", fmt.Sprint(other)},
+		{"lateness p50", ms(percentile(late, 0.50))},
+		{"lateness p90", ms(percentile(late, 0.90))},
+		{"lateness p99", ms(percentile(late, 0.99))},
+		{"lateness max", ms(percentile(late, 1))},
+		{"CPU (all replicas)", fmt.Sprintf("%.0f%% of one core", 100*float64(cpu)/float64(wall))},
+		{"peak RSS (all replicas)", fmt.Sprintf("%d MB", peak>>20)},
+	})
+	return nil
+}

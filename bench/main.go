@@ -1,0 +1,170 @@
+// Command bench measures the scheduler with the real engine, claims and
+// history (the production code path, in-process), against MySQL or
+// SQLite, and prints one table of results.
+//
+//	go run ./bench burst -tasks 1000 -duration 60s           # all due at the same instant, every second
+//	go run ./bench burst -tasks 1000 -duration 60s -replicas 3
+//	go run ./bench scale -rows 100000                         # start-up, idle and busy syncs
+//	go run ./bench edit                                       # raw UPDATE to the first fire on the new schedule
+//
+// Lateness is execute_task.started_at - scheduled_at; missing and
+// duplicate fires are counted from execute_task against the expected
+// (task, fire time) pairs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
+
+	"taskrunner/libs/mysqlpool"
+	"taskrunner/libs/sqlitedb"
+	"taskrunner/models"
+	"taskrunner/tasks"
+	"taskrunner/tasks/engine"
+)
+
+var schemaPath = "schema.sql"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "burst":
+		err = burst(ctx, os.Args[2:])
+	case "scale":
+		err = scale(ctx, os.Args[2:])
+	case "edit":
+		err = edit(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown scenario %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// common are the flags every scenario takes.
+type common struct {
+	driver string
+	dsn    string
+	dbName string
+	log    string
+}
+
+func (c *common) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.driver, "driver", "mysql", "mysql or sqlite")
+	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL server (database part ignored)")
+	fs.StringVar(&c.dbName, "db", "taskrunner_bench", "database (MySQL, dropped first) or file (SQLite)")
+	fs.StringVar(&c.log, "log", "error", "engine log level")
+}
+
+// fresh creates an empty migrated database and returns a way to open
+// pools on it (one per replica).
+func (c *common) fresh(ctx context.Context) (func() (*sqlx.DB, error), error) {
+	schema, err := os.ReadFile(schemaPath)
+	if err != nil {
+		return nil, fmt.Errorf("run from the repository root: %w", err)
+	}
+	var open func() (*sqlx.DB, error)
+	if c.driver == "sqlite" {
+		path := c.dbName + ".db"
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			_ = os.Remove(path + suffix)
+		}
+		open = func() (*sqlx.DB, error) { return sqlitedb.Open(ctx, path) }
+	} else {
+		base, err := mysql.ParseDSN(c.dsn)
+		if err != nil {
+			return nil, err
+		}
+		base.DBName = ""
+		admin, err := mysqlpool.Open(ctx, mysqlpool.Config{DSN: base.FormatDSN(), MaxOpenConns: 1})
+		if err != nil {
+			return nil, err
+		}
+		defer admin.Close()
+		for _, q := range []string{"DROP DATABASE IF EXISTS " + c.dbName, "CREATE DATABASE " + c.dbName} {
+			if _, err := admin.ExecContext(ctx, q); err != nil {
+				return nil, err
+			}
+		}
+		base.DBName = c.dbName
+		cfg := mysqlpool.DefaultConfig()
+		cfg.DSN = base.FormatDSN()
+		open = func() (*sqlx.DB, error) { return mysqlpool.Open(ctx, cfg) }
+	}
+	db, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if _, err := models.Migrate(ctx, db, string(schema)); err != nil {
+		return nil, err
+	}
+	return open, nil
+}
+
+func (c *common) logger() *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.log))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// registry has the no-op function the benchmarks schedule.
+func registry() *tasks.Registry {
+	reg := tasks.NewRegistry()
+	_ = reg.Add("noop", func(ctx context.Context, run *tasks.Run) error { return nil })
+	return reg
+}
+
+// usage is CPU time and peak RSS of this process.
+type usage struct {
+	cpu  time.Duration
+	peak int64 // bytes
+}
+
+func readUsage() usage {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return usage{cpu: cpu, peak: ru.Maxrss * 1024}
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p)
+	return sorted[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// table prints rows of key/value pairs as a Markdown table.
+func table(w io.Writer, title string, rows [][2]string) {
+	fmt.Fprintf(w, "\n%s\n\n| metric | value |\n|---|---|\n", title)
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s |\n", r[0], r[1])
+	}
+}
+
+// newEngine builds an engine as main.go does.
+func newEngine(db *sqlx.DB, log *slog.Logger, cfg engine.Config) (*engine.Engine, error) {
+	return engine.New(cfg, db, registry(), log)
+}
