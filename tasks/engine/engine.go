@@ -702,10 +702,17 @@ func (e *Engine) fire(key string) {
 	at := times[len(times)-1]
 	g.dispatching.Lock()
 	if len(times) > 1 || dropped > 0 {
-		e.log.Warn("fire came late", "schedule", key, "scheduled_at", at, "late_fire_times", len(times)-1+dropped)
+		// Right after a group is made, a fire time inside the first
+		// claim-ahead window comes with the next one: only a stall of
+		// over a second is worth a warning.
+		level := slog.LevelDebug
+		if dropped > 0 || now.Sub(times[0]) > time.Second {
+			level = slog.LevelWarn
+		}
+		e.log.Log(context.Background(), level, "fire came late", "schedule", key, "scheduled_at", at, "late_fire_times", len(times)-1+dropped)
 		e.late(members, times[:len(times)-1], dropped, now)
 	}
-	e.dispatch(context.Background(), members, at, g.sched.Next(at), models.SourceSchedule)
+	e.dispatch(context.Background(), g, members, at, g.sched.Next(at), models.SourceSchedule)
 	g.dispatching.Unlock()
 	if e.dispatched != nil {
 		e.dispatched <- at

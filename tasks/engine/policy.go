@@ -14,7 +14,10 @@ import (
 // overlap policy against the runs going in the whole cluster, and
 // executes the runs this replica won. It returns a channel per executed
 // run, closed once the run is recorded.
-func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.Time, source string) []<-chan struct{} {
+//
+// g is the group firing (nil for catch-ups and retries): it remembers how
+// long marking its runs started took.
+func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, next time.Time, source string) []<-chan struct{} {
 	if len(members) == 0 || e.stopped.Load() {
 		return nil
 	}
@@ -104,16 +107,28 @@ func (e *Engine) dispatch(ctx context.Context, members []*entry, at, next time.T
 			DoneStatus: doneStatus, Start: gate,
 		}))
 	}
-	// Marked started before they start: if this process dies from here on,
-	// the runs are lost (at most once), and before, requeued.
+	// Marked started just before they start: if this process dies before
+	// the mark, the runs are requeued; after it, they are lost (at most
+	// once). Marking late keeps that second window to a few milliseconds.
+	lead := markLead
+	if g != nil {
+		lead = min(max(2*g.marking, markLead), max(e.cfg.ClaimAhead, markLead))
+	}
+	if wait := at.Add(-lead).Sub(e.clock.Now()); wait > 0 {
+		<-e.clock.After(wait)
+	}
 	var started []int64
 	for i, id := range ids {
 		if id != 0 && claims[i].Status != models.RunSkipped {
 			started = append(started, id)
 		}
 	}
+	t0 := e.clock.Now()
 	if err := e.again(func() error { return models.MarkStarted(ctx, e.db, started, at) }); err != nil {
 		e.log.Warn("runs not marked started; starting them anyway", "scheduled_at", at, "runs", len(started), "error", err)
+	}
+	if g != nil {
+		g.marking = e.clock.Since(t0)
 	}
 	if wait := at.Sub(e.clock.Now()); wait > 0 {
 		<-e.clock.After(wait)
@@ -137,6 +152,10 @@ func (e *Engine) again(f func() error) error {
 	}
 	return err
 }
+
+// markLead is the least time before their time a fire's runs are marked
+// started; a group whose marking took longer marks twice that ahead.
+const markLead = 10 * time.Millisecond
 
 // fireFailed notes a fire that could not be claimed (the database is
 // unreachable): the next successful sync treats it by the misfire policy.
@@ -211,10 +230,10 @@ func (e *Engine) late(members []*entry, times []time.Time, dropped int, now time
 			e.recordMissed(ms, skipped, dropped)
 		}
 		for _, at := range catchup {
-			e.dispatch(context.Background(), ms, at, ms[0].sched.Next(at), models.SourceCatchup)
+			e.dispatch(context.Background(), nil, ms, at, ms[0].sched.Next(at), models.SourceCatchup)
 		}
 		for _, at := range late {
-			e.dispatch(context.Background(), ms, at, ms[0].sched.Next(at), models.SourceSchedule)
+			e.dispatch(context.Background(), nil, ms, at, ms[0].sched.Next(at), models.SourceSchedule)
 		}
 	}
 }
@@ -267,12 +286,12 @@ func (e *Engine) catchUp(rows []models.Task, now time.Time) {
 		go func() {
 			// One after another, oldest first: each waits for the one before.
 			for _, at := range catchup {
-				for _, d := range e.dispatch(context.Background(), []*entry{ent}, at, next, models.SourceCatchup) {
+				for _, d := range e.dispatch(context.Background(), nil, []*entry{ent}, at, next, models.SourceCatchup) {
 					<-d
 				}
 			}
 			for _, at := range late {
-				for _, d := range e.dispatch(context.Background(), []*entry{ent}, at, next, models.SourceSchedule) {
+				for _, d := range e.dispatch(context.Background(), nil, []*entry{ent}, at, next, models.SourceSchedule) {
 					<-d
 				}
 			}
