@@ -6,6 +6,8 @@
 -- and indexes. All DATETIME columns hold UTC; the daemon sets the session
 -- time zone to UTC, so the TIMESTAMP columns read back in UTC too.
 -- The column meanings are documented in README.md ("The task table").
+-- ux__execute_task__fire also serves "the history of one task, newest
+-- first" (ORDER BY scheduled_at DESC).
 
 CREATE TABLE IF NOT EXISTS `task` (
   `id` int(11) NOT NULL AUTO_INCREMENT COMMENT 'primary key',
@@ -55,7 +57,6 @@ CREATE TABLE IF NOT EXISTS `execute_task` (
   `output` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'result and output, bounded',
   PRIMARY KEY (`id`) USING BTREE,
   UNIQUE INDEX `ux__execute_task__fire`(`task_id`, `scheduled_at`, `attempt`),
-  INDEX `ix__execute_task__task_id_id`(`task_id`, `id`),
   INDEX `ix__execute_task__create_at`(`create_at`),
   INDEX `ix__execute_task__status_heartbeat`(`status`, `heartbeat_at`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;

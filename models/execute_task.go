@@ -197,19 +197,20 @@ type Outcome struct {
 	Finish
 }
 
-// FinishRuns completes many running rows in one statement per 500: rows
-// no longer running (closed meanwhile as lost or cancelled) keep what
-// they say.
+// FinishRuns completes many running rows in one statement per 500, by
+// joining them to a derived table of the outcomes: rows no longer running
+// (closed meanwhile as lost or cancelled) keep what they say.
 func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
 	for _, part := range chunks(fs, 500) {
 		var sb strings.Builder
-		args := make([]any, 0, len(part)*10)
-		sb.WriteString("INSERT INTO execute_task (id, task_id, trace_id, status, error, output, started_at, finished_at, duration_ms) VALUES ")
+		args := make([]any, 0, len(part)*7)
+		sb.WriteString("(")
 		for i, f := range part {
-			if i > 0 {
-				sb.WriteString(", ")
+			if i == 0 {
+				sb.WriteString("SELECT ? AS id, ? AS status, ? AS error, ? AS output, ? AS started_at, ? AS finished_at, ? AS duration_ms")
+			} else {
+				sb.WriteString(" UNION ALL SELECT ?, ?, ?, ?, ?, ?, ?")
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			var errText, out, started any
 			if f.Error != "" {
 				errText = f.Error
@@ -220,25 +221,21 @@ func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
 			if !f.StartedAt.IsZero() {
 				started = dbTime(q, f.StartedAt)
 			}
-			args = append(args, f.ID, f.TaskID, f.TraceID, f.Status, errText, out, started, dbTime(q, f.FinishedAt), f.Duration.Milliseconds())
+			args = append(args, f.ID, f.Status, errText, out, started, dbTime(q, f.FinishedAt), f.Duration.Milliseconds())
 		}
-		// Only a running row takes the outcome; the row always exists, so
-		// the INSERT never inserts.
+		sb.WriteString(") v")
+		var query string
 		if isSQLite(q) {
-			sb.WriteString(` ON CONFLICT(id) DO UPDATE SET status = excluded.status, error = excluded.error, output = excluded.output,
-				started_at = COALESCE(excluded.started_at, started_at), finished_at = excluded.finished_at, duration_ms = excluded.duration_ms
-				WHERE execute_task.status = 'running'`)
+			query = `UPDATE execute_task SET status = v.status, error = v.error, output = v.output,
+				started_at = COALESCE(v.started_at, execute_task.started_at), finished_at = v.finished_at, duration_ms = v.duration_ms
+				FROM ` + sb.String() + ` WHERE execute_task.id = v.id AND execute_task.status = 'running'`
 		} else {
-			// Assignments run left to right: status is tested before it changes.
-			sb.WriteString(` ON DUPLICATE KEY UPDATE
-				error = IF(status = 'running', VALUES(error), error),
-				output = IF(status = 'running', VALUES(output), output),
-				started_at = IF(status = 'running', COALESCE(VALUES(started_at), started_at), started_at),
-				finished_at = IF(status = 'running', VALUES(finished_at), finished_at),
-				duration_ms = IF(status = 'running', VALUES(duration_ms), duration_ms),
-				status = IF(status = 'running', VALUES(status), status)`)
+			query = `UPDATE execute_task e JOIN ` + sb.String() + ` ON e.id = v.id
+				SET e.status = v.status, e.error = v.error, e.output = v.output,
+				e.started_at = COALESCE(v.started_at, e.started_at), e.finished_at = v.finished_at, e.duration_ms = v.duration_ms
+				WHERE e.status = 'running'`
 		}
-		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := q.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("finish %d runs: %w", len(part), err)
 		}
 	}
@@ -270,10 +267,13 @@ func FinishRun(ctx context.Context, q sqlx.ExtContext, id int64, f Finish) (bool
 	return n == 1, err
 }
 
-// ListRuns returns the history of one task, newest first.
+// ListRuns returns the history of one task, newest fire first (and, for a
+// fire, its latest attempt first).
 func ListRuns(ctx context.Context, q sqlx.ExtContext, taskID int64, limit int) ([]ExecuteTask, error) {
 	var rs []ExecuteTask
-	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE task_id = ? ORDER BY id DESC LIMIT ?", taskID, limit)
+	// The unique key (task_id, scheduled_at, attempt) serves this order.
+	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE task_id = ? "+
+		"ORDER BY scheduled_at DESC, attempt DESC LIMIT ?", taskID, limit)
 	return rs, err
 }
 
@@ -419,6 +419,41 @@ func ClaimPending(ctx context.Context, q sqlx.ExtContext, id int64, owner, host 
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// LastFires returns, per task, the latest fire time claimed (run or
+// recorded as missed), read from the unique key of execute_task.
+func LastFires(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int64]time.Time, error) {
+	out := map[int64]time.Time{}
+	for _, part := range chunks(taskIDs, 1000) {
+		query, args, err := sqlx.In("SELECT task_id, MAX(scheduled_at) FROM execute_task WHERE task_id IN (?) GROUP BY task_id", part)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := q.QueryxContext(ctx, q.Rebind(query), args...)
+		if err != nil {
+			return nil, fmt.Errorf("last fires: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var at any
+			if err := rows.Scan(&id, &at); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			t, err := parseAnyTime(at)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = t
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // GetRun returns one row.

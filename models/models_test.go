@@ -182,7 +182,7 @@ func TestEngineWritesKeepUpdateAt(t *testing.T) {
 		if err := models.SetTaskState(ctx, db, []int64{id}, models.TaskState{Status: models.TaskReady, AppliedSpec: "interval 5s", NextFireAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if err := models.MarkTasksFired(ctx, db, []int64{id}, now, now.Add(5*time.Second)); err != nil {
+		if err := models.MarkTasksFired(ctx, db, []int64{id}, now, now.Add(5*time.Second), true); err != nil {
 			t.Fatal(err)
 		}
 		if err := models.FinishTaskRun(ctx, db, id, models.TaskReady, models.RunSuccess, ""); err != nil {

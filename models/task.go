@@ -160,17 +160,21 @@ func SetTaskState(ctx context.Context, q sqlx.ExtContext, ids []int64, st TaskSt
 	return nil
 }
 
-// MarkTasksFired records a claimed fire on its tasks: status doing, the
-// fire time, and the next one.
-func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, next time.Time) error {
+// MarkTasksFired records a claimed fire on its tasks: the fire time, the
+// next one, and, with doing, status doing.
+func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, next time.Time, doing bool) error {
+	status := "status"
+	if doing {
+		status = "'" + TaskDoing + "'"
+	}
 	for _, part := range chunks(ids, 1000) {
 		// last_fire_at only moves forward: a catch-up of an old fire time
 		// must not make older fires look missed.
 		f := dbTime(q, fired)
-		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, "+
+		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = "+status+", "+
 			"last_fire_at = CASE WHEN last_fire_at IS NULL OR last_fire_at < ? THEN ? ELSE last_fire_at END, "+
 			"next_fire_at = ?"+keepUpdateAt(q)+" WHERE id IN (?)",
-			TaskDoing, f, f, dbNullTime(q, next), part)
+			f, f, dbNullTime(q, next), part)
 		if err != nil {
 			return err
 		}
@@ -199,16 +203,22 @@ type TaskOutcome struct {
 }
 
 // FinishTaskRuns is FinishTaskRun for many runs: one statement per
-// distinct outcome (a batch of successes is one statement).
+// distinct outcome, and rows that already say it are not written (a task
+// that keeps succeeding costs a read, not a write).
 func FinishTaskRuns(ctx context.Context, q sqlx.ExtContext, byOutcome map[TaskOutcome][]int64) error {
+	nullSafeEq := "<=>"
+	if isSQLite(q) {
+		nullSafeEq = "IS"
+	}
 	for o, ids := range byOutcome {
 		for _, part := range chunks(ids, 1000) {
 			var errText any
 			if o.RunError != "" {
 				errText = o.RunError
 			}
-			query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, last_status = ?, last_error = ?"+
-				keepUpdateAt(q)+" WHERE status = ? AND id IN (?)", o.Status, o.RunStatus, errText, TaskDoing, part)
+			query, args, err := sqlx.In(updateIgnore(q)+" task SET status = CASE WHEN status = ? THEN ? ELSE status END, last_status = ?, last_error = ?"+
+				keepUpdateAt(q)+" WHERE id IN (?) AND (status = ? OR last_status <> ? OR NOT (last_error "+nullSafeEq+" ?))",
+				TaskDoing, o.Status, o.RunStatus, errText, part, TaskDoing, o.RunStatus, errText)
 			if err != nil {
 				return err
 			}

@@ -87,6 +87,9 @@ func (c Config) FormatDSN() (string, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// One round trip per statement instead of prepare, execute and close:
+	// the claim and history statements carry thousands of parameters.
+	cfg.InterpolateParams = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}

@@ -23,9 +23,10 @@ type group struct {
 	// dispatching serialises the group's fires, so a fire's overlap check
 	// sees the run the fire before it claimed.
 	dispatching sync.Mutex
-	// marking is how long marking the last fire's runs started took
-	// (guarded by dispatching).
+	// marking is how long marking the last fire's runs started took, and
+	// marked the last fire written to the task rows (guarded by dispatching).
 	marking time.Duration
+	marked  time.Time
 }
 
 // groupNamespace derives stable gocron job ids from group keys.

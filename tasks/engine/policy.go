@@ -61,10 +61,12 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 		claims[i] = c
 	}
 	var ids []int64
+	claimStart := e.clock.Now()
 	err := e.again(func() (err error) {
 		ids, err = models.ClaimRuns(ctx, e.db, claims)
 		return err
 	})
+	claimTook := e.clock.Since(claimStart)
 	if err != nil {
 		e.fireFailed(members, at, err)
 		return nil
@@ -81,8 +83,17 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	if len(fired) == 0 {
 		return nil
 	}
-	if err := e.again(func() error { return models.MarkTasksFired(ctx, e.db, fired, at, next) }); err != nil {
-		e.log.Warn("fire claimed but task state not written", "error", err)
+	// A schedule that fires every few seconds would rewrite its rows at
+	// every fire: its rows are told of its fires every fastPeriod only,
+	// and keep status ready (catch-up reads the last fire from
+	// execute_task, so nothing depends on the rows being current).
+	fast := g != nil && !next.IsZero() && next.Sub(at) < fastPeriod
+	if !fast || at.Sub(g.marked) >= fastPeriod {
+		if err := e.again(func() error { return models.MarkTasksFired(ctx, e.db, fired, at, next, !fast) }); err != nil {
+			e.log.Warn("fire claimed but task state not written", "error", err)
+		} else if g != nil {
+			g.marked = at
+		}
 	}
 	doneStatus := models.TaskReady
 	if next.IsZero() {
@@ -130,6 +141,8 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	if g != nil {
 		g.marking = e.clock.Since(t0)
 	}
+	e.log.Debug("fire claimed", "scheduled_at", at, "claims", len(claims), "runs", len(started),
+		"claim_took", claimTook, "mark_started_took", e.clock.Since(t0), "late_by", e.clock.Now().Sub(at))
 	if wait := at.Sub(e.clock.Now()); wait > 0 {
 		<-e.clock.After(wait)
 	}
@@ -152,6 +165,10 @@ func (e *Engine) again(f func() error) error {
 	}
 	return err
 }
+
+// fastPeriod: schedules firing more often than this do not write their
+// task rows at every fire.
+const fastPeriod = 10 * time.Second
 
 // markLead is the least time before their time a fire's runs are marked
 // started; a group whose marking took longer marks twice that ahead.
@@ -244,7 +261,21 @@ func (e *Engine) late(members []*entry, times []time.Time, dropped int, now time
 // group's cursor, by planFires. Rows that never fired have nothing to
 // catch up. It runs in the background.
 func (e *Engine) catchUp(rows []models.Task, now time.Time) {
+	ids := make([]int64, len(rows))
+	for i, t := range rows {
+		ids[i] = t.ID
+	}
+	last, err := models.LastFires(context.Background(), e.db, ids)
+	if err != nil {
+		e.log.Error("catch up: read last fires", "error", err)
+		return
+	}
 	for _, t := range rows {
+		// The latest fire claimed: the row's last_fire_at may lag behind
+		// for a schedule that fires every few seconds.
+		if at, ok := last[t.ID]; ok && (!t.LastFireAt.Valid || at.After(t.LastFireAt.Time)) {
+			t.LastFireAt.Time, t.LastFireAt.Valid = at, true
+		}
 		if !t.LastFireAt.Valid {
 			continue
 		}
@@ -444,7 +475,7 @@ func (e *Engine) startDueRetries(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		if err := models.MarkTasksFired(ctx, e.db, []int64{r.TaskID}, r.ScheduledAt.Time, next); err != nil {
+		if err := models.MarkTasksFired(ctx, e.db, []int64{r.TaskID}, r.ScheduledAt.Time, next, true); err != nil {
 			e.log.Warn("retry claimed but task state not written", "error", err)
 		}
 		doneStatus := models.TaskReady

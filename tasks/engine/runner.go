@@ -315,8 +315,11 @@ func (r *Runner) flush(batch []outcome) {
 		k := models.TaskOutcome{Status: o.job.DoneStatus, RunStatus: o.f.Status, RunError: o.f.Error}
 		byOutcome[k] = append(byOutcome[k], o.job.TaskID)
 	}
+	t0 := time.Now()
 	retry(ctx, r.log, "record runs", func() error { return models.FinishRuns(ctx, r.db, rows) })
+	t1 := time.Now()
 	retry(ctx, r.log, "record task status", func() error { return models.FinishTaskRuns(ctx, r.db, byOutcome) })
+	r.log.Debug("outcomes written", "runs", len(batch), "execute_task_took", t1.Sub(t0), "task_took", time.Since(t1))
 	for _, o := range batch {
 		if r.finished != nil {
 			r.finished(o.job, o.f.Status, o.noRetry)
