@@ -63,6 +63,11 @@ func burst(ctx context.Context, args []string) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = e.Run(runCtx) }()
 	}
+	stopProfile, err := c.profile()
+	if err != nil {
+		cancel()
+		return err
+	}
 	before := readUsage()
 	began := time.Now().UTC()
 	select {
@@ -71,6 +76,7 @@ func burst(ctx context.Context, args []string) error {
 	}
 	ended := time.Now().UTC()
 	after := readUsage()
+	stopProfile()
 	cancel()
 	wg.Wait()
 

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -65,6 +66,7 @@ type common struct {
 	dsn    string
 	dbName string
 	log    string
+	prof   string
 }
 
 func (c *common) flags(fs *flag.FlagSet) {
@@ -72,6 +74,22 @@ func (c *common) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL server (database part ignored)")
 	fs.StringVar(&c.dbName, "db", "taskrunner_bench", "database (MySQL, dropped first) or file (SQLite)")
 	fs.StringVar(&c.log, "log", "error", "engine log level")
+	fs.StringVar(&c.prof, "cpuprofile", "", "write a CPU profile of the run to this file")
+}
+
+// profile starts a CPU profile if asked; the returned func stops it.
+func (c *common) profile() (func(), error) {
+	if c.prof == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(c.prof)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // fresh creates an empty migrated database and returns a way to open

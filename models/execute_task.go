@@ -1,10 +1,12 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,6 +203,8 @@ type Outcome struct {
 // joining them to a derived table of the outcomes: rows no longer running
 // (closed meanwhile as lost or cancelled) keep what they say.
 func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
+	fs = slices.Clone(fs)
+	slices.SortFunc(fs, func(a, b Outcome) int { return cmp.Compare(a.ID, b.ID) }) // one lock order
 	for _, part := range chunks(fs, 500) {
 		var sb strings.Builder
 		args := make([]any, 0, len(part)*7)
@@ -280,6 +284,8 @@ func ListRuns(ctx context.Context, q sqlx.ExtContext, taskID int64, limit int) (
 // MarkStarted records that claimed runs are about to start. From then on
 // a run whose owner dies is lost; before, it is requeued.
 func MarkStarted(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time) error {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
 	for _, part := range chunks(ids, 1000) {
 		query, args, err := sqlx.In("UPDATE execute_task SET started_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part)
 		if err != nil {
@@ -352,6 +358,8 @@ func CloseRun(ctx context.Context, q sqlx.ExtContext, id int64, from, to, msg st
 
 // Heartbeat renews the lease of running rows.
 func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time) error {
+	ids = slices.Clone(ids)
+	slices.Sort(ids) // one lock order with FinishRuns and MarkStarted
 	for _, part := range chunks(ids, 1000) {
 		query, args, err := sqlx.In("UPDATE execute_task SET heartbeat_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part)
 		if err != nil {

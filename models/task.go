@@ -110,22 +110,25 @@ func ListTasksByID(ctx context.Context, q sqlx.ExtContext, ids []int64) ([]Task,
 
 // TaskStats is what a sync compares to notice deletions without reading rows.
 type TaskStats struct {
-	Count     int64
-	MaxUpdate time.Time // latest update_at; zero for an empty table
+	Count int64
+	Now   time.Time // the database's clock, which sets update_at
 }
 
-// GetTaskStats counts the rows and reads the latest update_at.
+// GetTaskStats counts the rows and reads the database's clock.
 func GetTaskStats(ctx context.Context, q sqlx.ExtContext) (TaskStats, error) {
 	var (
 		st  TaskStats
-		max any
+		now any
 	)
-	row := q.QueryRowxContext(ctx, "SELECT COUNT(*), MAX(update_at) FROM task")
-	if err := row.Scan(&st.Count, &max); err != nil {
+	query := "SELECT COUNT(*), UTC_TIMESTAMP() FROM task"
+	if isSQLite(q) {
+		query = "SELECT COUNT(*), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM task"
+	}
+	if err := q.QueryRowxContext(ctx, query).Scan(&st.Count, &now); err != nil {
 		return st, err
 	}
-	t, err := parseAnyTime(max)
-	st.MaxUpdate = t
+	t, err := parseAnyTime(now)
+	st.Now = t
 	return st, err
 }
 

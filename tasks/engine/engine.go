@@ -81,10 +81,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// deltaOverlap is how far before the last seen update_at a delta sync
-// reads again: update_at has one-second resolution and an edit may commit
-// a while after its statement ran. Rows read again with an unchanged
-// definition cost a hash comparison.
+// deltaOverlap is how far before the previous sync (by the database's
+// clock, which sets update_at) a delta sync reads: update_at has
+// one-second resolution and an edit may commit a while after its
+// statement ran. Rows read again with an unchanged definition cost a hash
+// comparison; an edit whose transaction stayed open longer is picked up
+// by the next full sync.
 const deltaOverlap = time.Minute
 
 // Option configures an Engine.
@@ -112,7 +114,7 @@ type Engine struct {
 	syncMu   sync.Mutex // one sync at a time
 	report   SyncReport
 	synced   bool
-	hwm      time.Time // latest update_at seen
+	since    time.Time // the database's clock when the last sync began
 	lastFull time.Time
 
 	retryMu sync.Mutex  // one startDueRetries at a time
@@ -271,7 +273,7 @@ func (e *Engine) SyncOnce(ctx context.Context) error {
 	if full {
 		rows, err = models.ListTasks(ctx, e.db)
 	} else {
-		rows, err = models.ListTasksUpdatedSince(ctx, e.db, e.hwm.Add(-deltaOverlap))
+		rows, err = models.ListTasksUpdatedSince(ctx, e.db, e.since.Add(-deltaOverlap))
 	}
 	if err != nil {
 		return fmt.Errorf("sync: read tasks: %w", err)
@@ -348,9 +350,7 @@ func (e *Engine) SyncOnce(ctx context.Context) error {
 	if err := e.commit(ctx, &ch); err != nil {
 		return err
 	}
-	if stats.MaxUpdate.After(e.hwm) {
-		e.hwm = stats.MaxUpdate
-	}
+	e.since = stats.Now
 	e.synced = true
 	if full {
 		e.lastFull = now

@@ -389,7 +389,7 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func() error) {
 			return
 		}
 		if attempt == 1 || attempt%10 == 0 {
-			log.Error(what+": database unavailable, retrying", "error", err, "attempt", attempt)
+			log.Error(what+": failed, retrying", "error", err, "attempt", attempt)
 		}
 		select {
 		case <-ctx.Done():
