@@ -585,3 +585,26 @@ func TestEngine_TextTrigger(t *testing.T) {
 		}
 	})
 }
+
+// Editing or disabling a row while it runs does not touch the run.
+func TestEngine_EditDoesNotInterruptARun(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		id := h.insert("busy", "interval", "5", "wait", "", "")
+		h.sync()
+		h.advance(1, 4*time.Second)
+		h.waitStarted()
+		h.exec("UPDATE task SET spec = '60', args = '1' WHERE id = ?", id)
+		h.sync()
+		h.exec("UPDATE task SET is_valid = 0 WHERE id = ?", id)
+		h.sync()
+		if runs := h.history(id); len(runs) != 1 || runs[0].Status != models.RunRunning {
+			t.Fatalf("after edits: %+v", runs)
+		}
+		select {
+		case r := <-h.runs:
+			t.Fatalf("run ended by an edit: %+v", r)
+		default:
+		}
+	})
+}
