@@ -590,6 +590,7 @@ func TestEngine_TextTrigger(t *testing.T) {
 func TestEngine_EditDoesNotInterruptARun(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
 		h := setup(t, db)
+		h.e.cfg.ShutdownTimeout = 100 * time.Millisecond // the run is still going at cleanup
 		id := h.insert("busy", "interval", "5", "wait", "", "")
 		h.sync()
 		h.advance(1, 4*time.Second)
