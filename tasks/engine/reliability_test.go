@@ -364,3 +364,32 @@ func TestReplicas_ClaimedNotStartedIsRequeued(t *testing.T) {
 		}
 	})
 }
+
+// overlap replace across replicas: b's fire closes a's run, and a cancels
+// its function at its next heartbeat.
+func TestReplicas_ReplaceCancelsAnotherReplicasRun(t *testing.T) {
+	modelstest.EachKind(t, func(t *testing.T, kind string) {
+		pools := modelstest.Pools(t, kind, 2)
+		a := setup(t, pools[0])
+		id := a.insert("replaced", "interval", "5", "wait", "", `{"overlap":"replace"}`)
+		a.sync()
+		a.advance(1, 4*time.Second) // 00:00:05: a runs it, and goes on running
+		a.waitStarted()
+		must(t, a.e.sched.StopJobs()) // from now on only b fires
+
+		b := setupClock(t, pools[1], a.clock)
+		b.sync()
+		b.advance(1, 5*time.Second) // 00:00:10: b replaces a's run
+		b.waitStarted()
+		a.sync() // a's heartbeat finds its run closed and cancels it
+		if r := a.wait(1)[0]; r.Status != models.RunCancelled || r.Job.ScheduledAt != start.Add(4*time.Second) {
+			t.Fatalf("a's run: %+v", r)
+		}
+		runs := a.history(id)
+		if len(runs) != 2 || runs[1].Status != models.RunCancelled || !strings.Contains(string(runs[1].Error), fmt.Sprintf("replaced by run %d", runs[0].ID)) ||
+			runs[0].Status != models.RunRunning || runs[0].Owner == runs[1].Owner {
+			t.Fatalf("history %+v", runs)
+		}
+		b.e.cfg.ShutdownTimeout = 100 * time.Millisecond
+	})
+}
