@@ -380,6 +380,7 @@ func TestReplicas_ReplaceCancelsAnotherReplicasRun(t *testing.T) {
 		b := setupClock(t, pools[1], a.clock)
 		b.sync()
 		b.advance(1, 5*time.Second) // 00:00:10: b replaces a's run
+		b.fired(1)                  // dispatched: a's run is closed in the table
 		b.waitStarted()
 		a.sync() // a's heartbeat finds its run closed and cancels it
 		if r := a.wait(1)[0]; r.Status != models.RunCancelled || r.Job.ScheduledAt != start.Add(4*time.Second) {
