@@ -440,6 +440,10 @@ func (e *Engine) commit(ctx context.Context, ch *changes) error {
 			gocron.WithCronImplementation(cronAdapter{g.sched, e.cfg.ClaimAhead}),
 			gocron.WithIdentifier(g.id),
 			gocron.WithName(key),
+			// Fire at once: a fire time inside the first claim-ahead
+			// window (which gocron's first timer would be set past) is
+			// claimed now, not a period late. Otherwise a no-op.
+			gocron.WithStartAt(gocron.WithStartImmediately()),
 		)
 		if err != nil {
 			return fmt.Errorf("sync: schedule %s: %w", key, err)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -235,22 +236,32 @@ func (e *Engine) late(members []*entry, times []time.Time, dropped int, now time
 		misfire string
 		grace   duration
 		max     int
+		allow   bool
 	}
 	classes := map[key][]*entry{}
 	for _, m := range members {
-		k := key{m.opts.Misfire, m.opts.MisfireGrace, m.opts.MisfireMax}
+		k := key{m.opts.Misfire, m.opts.MisfireGrace, m.opts.MisfireMax, m.opts.Overlap == OverlapAllow}
 		classes[k] = append(classes[k], m)
 	}
-	for _, ms := range classes {
+	for k, ms := range classes {
 		late, catchup, skipped := planFires(ms[0].opts, times, now)
 		if len(skipped) > 0 || dropped > 0 {
 			e.recordMissed(ms, skipped, dropped)
 		}
-		for _, at := range catchup {
-			e.dispatch(context.Background(), nil, ms, at, ms[0].sched.Next(at), models.SourceCatchup)
-		}
-		for _, at := range late {
-			e.dispatch(context.Background(), nil, ms, at, ms[0].sched.Next(at), models.SourceSchedule)
+		// Tasks that do not allow overlap run them one after another, as
+		// catch-ups do: a run still being recorded must not make the next
+		// fire look like an overlap.
+		for _, at := range slices.Concat(catchup, late) {
+			source := models.SourceSchedule
+			if len(catchup) > 0 && !at.After(catchup[len(catchup)-1]) {
+				source = models.SourceCatchup
+			}
+			done := e.dispatch(context.Background(), nil, ms, at, ms[0].sched.Next(at), source)
+			if !k.allow {
+				for _, d := range done {
+					<-d
+				}
+			}
 		}
 	}
 }
