@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -59,4 +60,23 @@ func chunks[T any](ids []T, n int) [][]T {
 		out = append(out, ids)
 	}
 	return out
+}
+
+// execIn runs a statement after expanding its IN (?) slice argument.
+func execIn(ctx context.Context, q sqlx.ExtContext, query string, args ...any) error {
+	query, args, err := sqlx.In(query, args...)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, q.Rebind(query), args...)
+	return err
+}
+
+// selectIn is sqlx.SelectContext after expanding an IN (?) slice argument.
+func selectIn(ctx context.Context, q sqlx.ExtContext, dest any, query string, args ...any) error {
+	query, args, err := sqlx.In(query, args...)
+	if err != nil {
+		return err
+	}
+	return sqlx.SelectContext(ctx, q, dest, q.Rebind(query), args...)
 }

@@ -159,16 +159,12 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 			times = append(times, dbTime(q, t))
 		}
 	}
-	query, qargs, err := sqlx.In("SELECT id, task_id, trace_id FROM execute_task WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times)
-	if err != nil {
-		return err
-	}
 	var rows []struct {
 		ID      int64  `db:"id"`
 		TaskID  int64  `db:"task_id"`
 		TraceID string `db:"trace_id"`
 	}
-	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(query), qargs...); err != nil {
+	if err := selectIn(ctx, q, &rows, "SELECT id, task_id, trace_id FROM execute_task WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times); err != nil {
 		return fmt.Errorf("read back %d claims: %w", len(claims), err)
 	}
 	won := make(map[string]int64, len(rows))
@@ -287,11 +283,7 @@ func MarkStarted(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Ti
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	for _, part := range chunks(ids, 1000) {
-		query, args, err := sqlx.In("UPDATE execute_task SET started_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part)
-		if err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+		if err := execIn(ctx, q, "UPDATE execute_task SET started_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part); err != nil {
 			return fmt.Errorf("mark %d runs started: %w", len(part), err)
 		}
 	}
@@ -328,12 +320,8 @@ type RunningRun struct {
 func ListRunningByTask(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int64][]RunningRun, error) {
 	out := map[int64][]RunningRun{}
 	for _, part := range chunks(taskIDs, 1000) {
-		query, args, err := sqlx.In("SELECT id, task_id, owner FROM execute_task WHERE status = ? AND task_id IN (?)", RunRunning, part)
-		if err != nil {
-			return nil, err
-		}
 		var rs []RunningRun
-		if err := sqlx.SelectContext(ctx, q, &rs, q.Rebind(query), args...); err != nil {
+		if err := selectIn(ctx, q, &rs, "SELECT id, task_id, owner FROM execute_task WHERE status = ? AND task_id IN (?)", RunRunning, part); err != nil {
 			return nil, fmt.Errorf("list running runs: %w", err)
 		}
 		for _, r := range rs {
@@ -361,11 +349,7 @@ func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // one lock order with FinishRuns and MarkStarted
 	for _, part := range chunks(ids, 1000) {
-		query, args, err := sqlx.In("UPDATE execute_task SET heartbeat_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part)
-		if err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+		if err := execIn(ctx, q, "UPDATE execute_task SET heartbeat_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part); err != nil {
 			return fmt.Errorf("heartbeat %d runs: %w", len(part), err)
 		}
 	}
@@ -377,15 +361,11 @@ func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time
 func ListClosed(ctx context.Context, q sqlx.ExtContext, ids []int64) (map[int64]string, error) {
 	out := map[int64]string{}
 	for _, part := range chunks(ids, 1000) {
-		query, args, err := sqlx.In("SELECT id, status FROM execute_task WHERE status <> ? AND id IN (?)", RunRunning, part)
-		if err != nil {
-			return nil, err
-		}
 		var rs []struct {
 			ID     int64  `db:"id"`
 			Status string `db:"status"`
 		}
-		if err := sqlx.SelectContext(ctx, q, &rs, q.Rebind(query), args...); err != nil {
+		if err := selectIn(ctx, q, &rs, "SELECT id, status FROM execute_task WHERE status <> ? AND id IN (?)", RunRunning, part); err != nil {
 			return nil, fmt.Errorf("list closed runs: %w", err)
 		}
 		for _, r := range rs {

@@ -95,12 +95,8 @@ func GetTask(ctx context.Context, q sqlx.ExtContext, id int64) (Task, error) {
 func ListTasksByID(ctx context.Context, q sqlx.ExtContext, ids []int64) ([]Task, error) {
 	var out []Task
 	for _, part := range chunks(ids, 1000) {
-		query, args, err := sqlx.In("SELECT "+taskColumns+" FROM task WHERE id IN (?) ORDER BY id", part)
-		if err != nil {
-			return nil, err
-		}
 		var ts []Task
-		if err := sqlx.SelectContext(ctx, q, &ts, q.Rebind(query), args...); err != nil {
+		if err := selectIn(ctx, q, &ts, "SELECT "+taskColumns+" FROM task WHERE id IN (?) ORDER BY id", part); err != nil {
 			return nil, err
 		}
 		out = append(out, ts...)
@@ -150,13 +146,9 @@ type TaskState struct {
 // SetTaskState writes the same state to all ids, in batches.
 func SetTaskState(ctx context.Context, q sqlx.ExtContext, ids []int64, st TaskState) error {
 	for _, part := range chunks(ids, 1000) {
-		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = ?, applied_spec = ?, sched_error = ?, next_fire_at = ?"+
-			keepUpdateAt(q)+" WHERE id IN (?)",
-			st.Status, st.AppliedSpec, truncate(st.SchedError, 1024), dbNullTime(q, st.NextFireAt), part)
-		if err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+		query := updateIgnore(q) + " task SET status = ?, applied_spec = ?, sched_error = ?, next_fire_at = ?" +
+			keepUpdateAt(q) + " WHERE id IN (?)"
+		if err := execIn(ctx, q, query, st.Status, st.AppliedSpec, truncate(st.SchedError, 1024), dbNullTime(q, st.NextFireAt), part); err != nil {
 			return fmt.Errorf("set state of %d tasks: %w", len(part), err)
 		}
 	}
@@ -174,14 +166,10 @@ func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, 
 		// last_fire_at only moves forward: a catch-up of an old fire time
 		// must not make older fires look missed.
 		f := dbTime(q, fired)
-		query, args, err := sqlx.In(updateIgnore(q)+" task SET status = "+status+", "+
-			"last_fire_at = CASE WHEN last_fire_at IS NULL OR last_fire_at < ? THEN ? ELSE last_fire_at END, "+
-			"next_fire_at = ?"+keepUpdateAt(q)+" WHERE id IN (?)",
-			f, f, dbNullTime(q, next), part)
-		if err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+		query := updateIgnore(q) + " task SET status = " + status + ", " +
+			"last_fire_at = CASE WHEN last_fire_at IS NULL OR last_fire_at < ? THEN ? ELSE last_fire_at END, " +
+			"next_fire_at = ?" + keepUpdateAt(q) + " WHERE id IN (?)"
+		if err := execIn(ctx, q, query, f, f, dbNullTime(q, next), part); err != nil {
 			return fmt.Errorf("mark %d tasks fired: %w", len(part), err)
 		}
 	}
@@ -219,13 +207,9 @@ func FinishTaskRuns(ctx context.Context, q sqlx.ExtContext, byOutcome map[TaskOu
 			if o.RunError != "" {
 				errText = o.RunError
 			}
-			query, args, err := sqlx.In(updateIgnore(q)+" task SET status = CASE WHEN status = ? THEN ? ELSE status END, last_status = ?, last_error = ?"+
-				keepUpdateAt(q)+" WHERE id IN (?) AND (status = ? OR last_status <> ? OR NOT (last_error "+nullSafeEq+" ?))",
-				TaskDoing, o.Status, o.RunStatus, errText, part, TaskDoing, o.RunStatus, errText)
-			if err != nil {
-				return err
-			}
-			if _, err := q.ExecContext(ctx, q.Rebind(query), args...); err != nil {
+			query := updateIgnore(q) + " task SET status = CASE WHEN status = ? THEN ? ELSE status END, last_status = ?, last_error = ?" +
+				keepUpdateAt(q) + " WHERE id IN (?) AND (status = ? OR last_status <> ? OR NOT (last_error " + nullSafeEq + " ?))"
+			if err := execIn(ctx, q, query, TaskDoing, o.Status, o.RunStatus, errText, part, TaskDoing, o.RunStatus, errText); err != nil {
 				return fmt.Errorf("finish runs of %d tasks: %w", len(part), err)
 			}
 		}
