@@ -12,7 +12,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -21,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -548,7 +546,7 @@ func (e *Engine) apply(t models.Task, now time.Time, ch *changes) bool {
 			e.groups[key] = g
 			ch.added = append(ch.added, g)
 		}
-		g.members[t.ID] = ne
+		g.add(ne)
 		ne.group = g
 		e.keys[t.Key] = t.ID
 	}
@@ -637,7 +635,7 @@ func ParseSchedule(kind, spec string, loc *time.Location, ref time.Time) (trigge
 // detach takes an entry out of its group. Called with e.mu held.
 func (e *Engine) detach(old *entry, ch *changes) {
 	if g := old.group; g != nil {
-		delete(g.members, old.task.ID)
+		g.remove(old.task.ID)
 		if len(g.members) == 0 {
 			if ch.maybe == nil {
 				ch.maybe = map[string]*group{}
@@ -692,17 +690,11 @@ func (e *Engine) fire(key string) {
 		return
 	}
 	times, dropped := g.due(now.Add(e.cfg.ClaimAhead+fireTolerance), 10000)
-	members := make([]*entry, 0, len(g.members))
-	for _, m := range g.members {
-		members = append(members, m)
-	}
+	members := g.inOrder()
 	e.mu.Unlock()
 	if len(times) == 0 {
 		return
 	}
-	// One order for every replica: their claims lock the same keys in the
-	// same order, so they queue instead of deadlocking.
-	slices.SortFunc(members, func(a, b *entry) int { return cmp.Compare(a.task.ID, b.task.ID) })
 	at := times[len(times)-1]
 	g.dispatching.Lock()
 	if len(times) > 1 || dropped > 0 {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +19,9 @@ type group struct {
 	id      uuid.UUID
 	sched   trigger.Schedule
 	members map[int64]*entry
+	// sorted is members by task id, rebuilt only after members change
+	// (guarded by the engine's mu, as members is).
+	sorted []*entry
 	// cursor is the latest fire time handled (or the time the group was
 	// made): the next fire is sched.Next(cursor).
 	cursor time.Time
@@ -73,4 +78,23 @@ func (c cronAdapter) Next(last time.Time) time.Time {
 		return n
 	}
 	return n.Add(-c.lead)
+}
+
+// add and remove change the members and drop the sorted list.
+func (g *group) add(e *entry) { g.members[e.task.ID] = e; g.sorted = nil }
+
+func (g *group) remove(id int64) { delete(g.members, id); g.sorted = nil }
+
+// inOrder returns the members by task id: every replica claims them in
+// that order, so their claims lock the same keys in the same order and
+// queue instead of deadlocking. The slice is shared: do not change it.
+func (g *group) inOrder() []*entry {
+	if g.sorted == nil {
+		g.sorted = make([]*entry, 0, len(g.members))
+		for _, m := range g.members {
+			g.sorted = append(g.sorted, m)
+		}
+		slices.SortFunc(g.sorted, func(a, b *entry) int { return cmp.Compare(a.task.ID, b.task.ID) })
+	}
+	return g.sorted
 }

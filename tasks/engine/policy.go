@@ -251,16 +251,23 @@ func (e *Engine) late(members []*entry, times []time.Time, dropped int, now time
 		// Tasks that do not allow overlap run them one after another, as
 		// catch-ups do: a run still being recorded must not make the next
 		// fire look like an overlap.
-		for _, at := range slices.Concat(catchup, late) {
-			source := models.SourceSchedule
-			if len(catchup) > 0 && !at.After(catchup[len(catchup)-1]) {
-				source = models.SourceCatchup
-			}
-			done := e.dispatch(context.Background(), nil, ms, at, ms[0].sched.Next(at), source)
-			if !k.allow {
-				for _, d := range done {
-					<-d
-				}
+		e.dispatchInOrder(ms, catchup, late, ms[0].sched.Next, !k.allow)
+	}
+}
+
+// dispatchInOrder dispatches catch-up then late fire times, oldest first,
+// for members; with wait, each fire's runs end before the next starts.
+// next gives the next fire time to write to the rows after each one.
+func (e *Engine) dispatchInOrder(members []*entry, catchup, late []time.Time, next func(time.Time) time.Time, wait bool) {
+	for i, at := range slices.Concat(catchup, late) {
+		source := models.SourceSchedule
+		if i < len(catchup) {
+			source = models.SourceCatchup
+		}
+		done := e.dispatch(context.Background(), nil, members, at, next(at), source)
+		if wait {
+			for _, d := range done {
+				<-d
 			}
 		}
 	}
@@ -325,19 +332,8 @@ func (e *Engine) catchUp(rows []models.Task, now time.Time) {
 			continue
 		}
 		e.log.Info("catching up missed fires", "task_key", t.Key, "catchup", len(catchup), "late", len(late), "misfire", ent.opts.Misfire)
-		go func() {
-			// One after another, oldest first: each waits for the one before.
-			for _, at := range catchup {
-				for _, d := range e.dispatch(context.Background(), nil, []*entry{ent}, at, next, models.SourceCatchup) {
-					<-d
-				}
-			}
-			for _, at := range late {
-				for _, d := range e.dispatch(context.Background(), nil, []*entry{ent}, at, next, models.SourceSchedule) {
-					<-d
-				}
-			}
-		}()
+		// One after another, oldest first: each waits for the one before.
+		go e.dispatchInOrder([]*entry{ent}, catchup, late, func(time.Time) time.Time { return next }, true)
 	}
 }
 
