@@ -8,6 +8,10 @@
 -- The column meanings are documented in README.md ("The task table").
 -- ux__execute_task__fire also serves "the history of one task, newest
 -- first" (ORDER BY scheduled_at DESC).
+-- run_start holds, per batch of claimed runs a replica let go at once,
+-- their execute_task ids: one row instead of marking each run started.
+-- A running row of a dead replica that no run_start row covers (and whose
+-- started_at is NULL) never started, and is run again by another replica.
 
 CREATE TABLE IF NOT EXISTS `task` (
   `id` int(11) NOT NULL AUTO_INCREMENT COMMENT 'primary key',
@@ -59,4 +63,13 @@ CREATE TABLE IF NOT EXISTS `execute_task` (
   UNIQUE INDEX `ux__execute_task__fire`(`task_id`, `scheduled_at`, `attempt`),
   INDEX `ix__execute_task__create_at`(`create_at`),
   INDEX `ix__execute_task__status_heartbeat`(`status`, `heartbeat_at`)
+) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
+
+CREATE TABLE IF NOT EXISTS `run_start` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'primary key',
+  `owner` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'id of the replica that started the runs',
+  `started_at` datetime(6) NOT NULL COMMENT 'when they were let go, UTC',
+  `run_ids` mediumtext CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'execute_task ids, as ranges: 1-500,731,900-1200',
+  PRIMARY KEY (`id`) USING BTREE,
+  INDEX `ix__run_start__owner`(`owner`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;

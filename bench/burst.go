@@ -26,6 +26,7 @@ func burst(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 60*time.Second, "how long")
 	spec := fs.String("spec", "* * * * * *", "cron spec of every task")
 	ahead := fs.Duration("claim-ahead", 500*time.Millisecond, "claim this long before the fire time")
+	maxRuns := fs.Int("max-concurrent", 0, "max_concurrent_runs of each replica (0: the daemon's default)")
 	_ = fs.Parse(args)
 
 	open, err := c.fresh(ctx)
@@ -54,7 +55,7 @@ func burst(ctx context.Context, args []string) error {
 			cancel()
 			return err
 		}
-		e, err := newEngine(pool, log, engine.Config{SyncInterval: 10 * time.Second, ClaimAhead: *ahead})
+		e, err := newEngine(pool, log, engine.Config{SyncInterval: 10 * time.Second, ClaimAhead: *ahead, MaxConcurrentRuns: *maxRuns})
 		if err != nil {
 			cancel()
 			return err

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -67,6 +68,7 @@ type common struct {
 	dbName string
 	log    string
 	prof   string
+	mprof  string
 }
 
 func (c *common) flags(fs *flag.FlagSet) {
@@ -75,12 +77,26 @@ func (c *common) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dbName, "db", "taskrunner_bench", "database (MySQL, dropped first) or file (SQLite)")
 	fs.StringVar(&c.log, "log", "error", "engine log level")
 	fs.StringVar(&c.prof, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&c.mprof, "memprofile", "", "write a heap profile (allocations of the whole run) to this file")
 }
 
-// profile starts a CPU profile if asked; the returned func stops it.
+// profile starts a CPU profile if asked; the returned func stops it and
+// writes the heap profile if asked.
 func (c *common) profile() (func(), error) {
+	if c.mprof != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
+	stop := func() {
+		if c.mprof == "" {
+			return
+		}
+		if f, err := os.Create(c.mprof); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
 	if c.prof == "" {
-		return func() {}, nil
+		return stop, nil
 	}
 	f, err := os.Create(c.prof)
 	if err != nil {
@@ -89,7 +105,7 @@ func (c *common) profile() (func(), error) {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+	return func() { pprof.StopCPUProfile(); _ = f.Close(); stop() }, nil
 }
 
 // fresh creates an empty migrated database and returns a way to open

@@ -2,8 +2,10 @@ package models_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,8 +62,8 @@ func TestMigrate_OriginalDDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(done) != 2 {
-		t.Errorf("want one ALTER per table, got %q", done)
+	if len(done) != 3 || !strings.HasPrefix(done[0], "ALTER TABLE `task`") || !strings.HasPrefix(done[1], "ALTER TABLE `execute_task`") || done[2] != "create table run_start" {
+		t.Errorf("want one ALTER per original table and run_start created, got %q", done)
 	}
 	again, err := models.Migrate(ctx, orig, modelstest.Schema(t))
 	if err != nil || len(again) != 0 {
@@ -210,6 +212,94 @@ func TestEngineWritesKeepUpdateAt(t *testing.T) {
 		st, err := models.GetTaskStats(ctx, db)
 		if err != nil || st.Count != 1 || st.Now.Sub(time.Now()).Abs() > time.Minute {
 			t.Fatalf("stats %+v %v", st, err)
+		}
+	})
+}
+
+// A replica records the runs it lets go in one run_start row; which runs
+// of a dead replica started is read back from it, and the rows go once
+// their runs are recorded.
+func TestRunStart(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+		ids := []int64{7, 3, 4, 5, 12, 9, 10, 11, 5}
+		first, err := models.StartRuns(ctx, db, "a", ids, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored string
+		if err := db.Get(&stored, "SELECT run_ids FROM run_start WHERE id = ?", first); err != nil || stored != "3-5,7,9-12" {
+			t.Fatalf("run_ids %q, %v", stored, err)
+		}
+		if _, err := models.StartRuns(ctx, db, "b", []int64{6}, at); err != nil {
+			t.Fatal(err)
+		}
+		got, err := models.StartedRuns(ctx, db, "a", []int64{2, 3, 5, 6, 8, 9, 12, 13})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int64]bool{3: true, 5: true, 9: true, 12: true}; !maps.Equal(got, want) {
+			t.Fatalf("started of a: %v, want %v", got, want)
+		}
+		if got, _ := models.StartedRuns(ctx, db, "b", []int64{5, 6}); !maps.Equal(got, map[int64]bool{6: true}) {
+			t.Fatalf("started of b: %v", got)
+		}
+
+		// b still has a running row: its run_start row stays; a's goes.
+		task := insertTask(t, db, "k")
+		if _, err := models.ClaimRuns(ctx, db, []models.Claim{{TaskID: task, ScheduledAt: at, Attempt: 1, TraceID: "t1", Owner: "b", StartedAt: at}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := models.ForgetRunStarts(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		var owners []string
+		if err := db.Select(&owners, "SELECT owner FROM run_start ORDER BY owner"); err != nil || !slices.Equal(owners, []string{"b"}) {
+			t.Fatalf("left: %v %v", owners, err)
+		}
+		if err := models.EndRunStart(ctx, db, first); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Outcomes are written in one statement per batch; a row closed meanwhile
+// (lost, cancelled) keeps what it says.
+func TestFinishRuns(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		ctx := context.Background()
+		a, b := insertTask(t, db, "a"), insertTask(t, db, "b")
+		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+		ids, err := models.ClaimRuns(ctx, db, []models.Claim{
+			{TaskID: a, ScheduledAt: at, Attempt: 1, TraceID: "ta", Owner: "o", StartedAt: at},
+			{TaskID: b, ScheduledAt: at, Attempt: 1, TraceID: "tb", Owner: "o", StartedAt: at},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := models.CloseRun(ctx, db, ids[1], models.RunRunning, models.RunLost, "gone", at); !ok || err != nil {
+			t.Fatalf("close: %v %v", ok, err)
+		}
+		err = models.FinishRuns(ctx, db, []models.Outcome{
+			{ID: ids[1], TaskID: b, TraceID: "tb", Finish: models.Finish{Status: models.RunSuccess, StartedAt: at, FinishedAt: at.Add(time.Second), Duration: time.Second}},
+			{ID: ids[0], TaskID: a, TraceID: "ta", Finish: models.Finish{Status: models.RunFailed, Error: "it broke", Output: "out", StartedAt: at.Add(time.Millisecond), FinishedAt: at.Add(2 * time.Second), Duration: 2 * time.Second}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, _ := models.GetRun(ctx, db, ids[0])
+		rb, _ := models.GetRun(ctx, db, ids[1])
+		if ra.Status != models.RunFailed || ra.Error != "it broke" || ra.Output != "out" || ra.DurationMS.Int64 != 2000 ||
+			!ra.StartedAt.Time.Equal(at.Add(time.Millisecond)) || ra.TraceID != "ta" || ra.TaskID != a {
+			t.Fatalf("finished row %+v", ra)
+		}
+		if rb.Status != models.RunLost || rb.Error != "gone" || rb.StartedAt.Valid {
+			t.Fatalf("closed row changed: %+v", rb)
+		}
+		var n int
+		if err := db.Get(&n, "SELECT COUNT(*) FROM execute_task"); err != nil || n != 2 {
+			t.Fatalf("%d rows, %v", n, err)
 		}
 	})
 }

@@ -391,6 +391,9 @@ func (e *Engine) maintainRuns(ctx context.Context, now time.Time) error {
 	if err := e.reapLost(ctx, now); err != nil {
 		return fmt.Errorf("lost runs: %w", err)
 	}
+	if err := models.ForgetRunStarts(ctx, e.db); err != nil {
+		return err
+	}
 	if err := e.startDueRetries(ctx); err != nil {
 		return fmt.Errorf("retries: %w", err)
 	}
@@ -445,6 +448,13 @@ func (e *Engine) commit(ctx context.Context, ch *changes) error {
 		)
 		if err != nil {
 			return fmt.Errorf("sync: schedule %s: %w", key, err)
+		}
+		// gocron skips a first run time in the same wall-clock second as
+		// the moment the job is made (its DST fall-back check compares
+		// times to the second): that claim point is timed here instead.
+		now := e.clock.Now()
+		if first := (cronAdapter{g.sched, e.cfg.ClaimAhead}).Next(now); !first.IsZero() && first.Truncate(time.Second).Equal(now.Truncate(time.Second)) {
+			e.clock.AfterFunc(first.Sub(now), func() { e.fire(key) })
 		}
 	}
 	if len(ch.writes) == 0 {

@@ -119,9 +119,9 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 			DoneStatus: doneStatus, Start: gate,
 		}))
 	}
-	// Marked started just before they start: if this process dies before
-	// the mark, the runs are requeued; after it, they are lost (at most
-	// once). Marking late keeps that second window to a few milliseconds.
+	// Recorded as started just before they start: if this process dies
+	// before, the runs are requeued; after, they are lost (at most once).
+	// Recording late keeps that second window to a few milliseconds.
 	lead := markLead
 	if g != nil {
 		lead = min(max(2*g.marking, markLead), max(e.cfg.ClaimAhead, markLead))
@@ -136,8 +136,13 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 		}
 	}
 	t0 := e.clock.Now()
-	if err := e.again(func() error { return models.MarkStarted(ctx, e.db, started, at) }); err != nil {
-		e.log.Warn("runs not marked started; starting them anyway", "scheduled_at", at, "runs", len(started), "error", err)
+	var startID int64
+	err = e.again(func() (err error) {
+		startID, err = models.StartRuns(ctx, e.db, e.owner, started, at)
+		return err
+	})
+	if err != nil {
+		e.log.Warn("runs not recorded as started; starting them anyway", "scheduled_at", at, "runs", len(started), "error", err)
 	}
 	if g != nil {
 		g.marking = e.clock.Since(t0)
@@ -147,7 +152,22 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	if wait := at.Sub(e.clock.Now()); wait > 0 {
 		<-e.clock.After(wait)
 	}
+	if r, ok := e.exec.(interface{ Release(<-chan struct{}) }); ok {
+		r.Release(gate)
+	}
 	close(gate)
+	if startID != 0 {
+		// The run_start row is needed until every run it covers is
+		// recorded.
+		go func() {
+			for _, d := range done {
+				<-d
+			}
+			if err := e.again(func() error { return models.EndRunStart(context.Background(), e.db, startID) }); err != nil {
+				e.log.Warn("run_start row left behind; a later sync deletes it", "error", err)
+			}
+		}()
+	}
 	for _, r := range replaced {
 		e.cancelRun(ctx, r[0], fmt.Sprintf("replaced by run %d (overlap replace)", r[1]))
 	}
@@ -377,8 +397,25 @@ func (e *Engine) reapLost(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	// Of the rows never marked started, those in a run_start row of their
+	// owner were let go before it died.
+	started := map[string]map[int64]bool{}
 	for _, r := range stale {
-		if !r.StartedAt.Valid {
+		if r.StartedAt.Valid || started[r.Owner] != nil {
+			continue
+		}
+		var ids []int64
+		for _, o := range stale {
+			if o.Owner == r.Owner && !o.StartedAt.Valid {
+				ids = append(ids, o.ID)
+			}
+		}
+		if started[r.Owner], err = models.StartedRuns(ctx, e.db, r.Owner, ids); err != nil {
+			return err
+		}
+	}
+	for _, r := range stale {
+		if !r.StartedAt.Valid && !started[r.Owner][r.ID] {
 			// Claimed but never started: nothing ran, so any replica may run it.
 			ok, err := models.Requeue(ctx, e.db, r.ID, r.Owner+" ("+r.Host+")", now)
 			if err != nil {

@@ -365,6 +365,60 @@ func TestReplicas_ClaimedNotStartedIsRequeued(t *testing.T) {
 	})
 }
 
+// A replica that let its claimed runs go (its run_start row says so) and
+// died before recording them: they may have run, so they are lost, not
+// run again; the run_start row goes once nothing of it is running.
+func TestReplicas_StartedNotRecordedIsLost(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		id := h.insert("gone", "interval", "3600", "record", "", "")
+		h.sync()
+		at := start.Add(-time.Second)
+		ids, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "gone", ScheduledAt: at, Attempt: 1,
+			Source: models.SourceSchedule, TraceID: "dead-replica-run", Owner: "dead", Host: "gone/1", StartedAt: start.Add(-40 * time.Second)}})
+		must(t, err)
+		_, err = models.StartRuns(t.Context(), db, "dead", ids, at)
+		must(t, err)
+		h.sync()
+		runs := h.history(id)
+		if len(runs) != 1 || runs[0].Status != models.RunLost || !strings.Contains(string(runs[0].Error), "stopped renewing the lease") {
+			t.Fatalf("history %+v", runs)
+		}
+		if n := len(h.logs.lines("run requeued: its owner died before starting it")); n != 0 {
+			t.Fatalf("%d requeue log lines", n)
+		}
+		var left int
+		must(t, db.Get(&left, "SELECT COUNT(*) FROM run_start"))
+		if left != 0 {
+			t.Fatalf("%d run_start rows left", left)
+		}
+	})
+}
+
+// A fire's run_start row is deleted once its runs are recorded.
+func TestRunStartDeletedAfterRuns(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		h.insert("a", "interval", "5", "record", "", "")
+		h.insert("b", "interval", "5", "record", "", "")
+		h.sync()
+		h.advance(1, 4*time.Second)
+		h.wait(2)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var left int
+			must(t, db.Get(&left, "SELECT COUNT(*) FROM run_start"))
+			if left == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d run_start rows left after the runs were recorded", left)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
 // overlap replace across replicas: b's fire closes a's run, and a cancels
 // its function at its next heartbeat.
 func TestReplicas_ReplaceCancelsAnotherReplicasRun(t *testing.T) {

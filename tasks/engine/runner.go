@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -73,6 +74,13 @@ type Runner struct {
 	outcomes  chan outcome
 	quit      chan struct{}
 	closeOnce sync.Once
+	// starting counts released runs whose function has not started yet:
+	// the writers hold their batches until it is 0 (at most holdWrites),
+	// so the database's threads do not take the cores runs due at the
+	// same instant need to start. gated counts, per Start channel not yet
+	// released, the jobs waiting on it (guarded by mu).
+	starting atomic.Int64
+	gated    map[<-chan struct{}]int64
 }
 
 // outcome is a finished run waiting to be written.
@@ -87,6 +95,7 @@ const (
 	writers    = 4
 	batchSize  = 500
 	batchDelay = 20 * time.Millisecond // how long a writer gathers a batch
+	holdWrites = 100 * time.Millisecond
 )
 
 type activeRun struct {
@@ -100,6 +109,7 @@ func NewRunner(db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, clock clockwo
 		db: db, reg: reg, log: log, clock: clock, outputLimit: outputLimit, timeoutGrace: time.Second,
 		sem:      make(chan struct{}, maxConcurrent),
 		active:   map[int64]activeRun{},
+		gated:    map[<-chan struct{}]int64{},
 		outcomes: make(chan outcome, batchSize),
 		quit:     make(chan struct{}),
 	}
@@ -121,35 +131,74 @@ func (r *Runner) Execute(ctx context.Context, job Job) <-chan struct{} {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	r.mu.Lock()
 	r.active[job.ExecID] = activeRun{job: job, cancel: cancel}
+	if job.Start != nil {
+		r.gated[job.Start]++
+	}
 	r.mu.Unlock()
 	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer close(done)
-		defer func() {
-			r.mu.Lock()
-			delete(r.active, job.ExecID)
-			r.mu.Unlock()
-			cancel(nil)
-		}()
-		p := r.prepare(job)
-		if job.Start != nil {
-			select {
-			case <-job.Start:
-			case <-ctx.Done():
-			}
-		}
-		select {
-		case r.sem <- struct{}{}:
-		case <-ctx.Done():
-			r.record(job, models.Finish{Status: models.RunInterrupted, Error: "cancelled before it started: " + context.Cause(ctx).Error()}, false)
-			return
-		}
-		f, noRetry := r.run(ctx, job, p)
-		<-r.sem
-		r.record(job, f, noRetry)
-	}()
+	go r.execute(ctx, cancel, job, done)
 	return done
+}
+
+// execute runs one job: it waits for the job's start, a slot, then runs
+// the function in this goroutine and records the outcome.
+func (r *Runner) execute(ctx context.Context, cancel context.CancelCauseFunc, job Job, done chan struct{}) {
+	held := false
+	// end records the outcome and lets the job go. It is called once: by
+	// this goroutine, or by the watchdog of a function that ignored its
+	// cancelled context (whose return is then ignored).
+	end := func(f models.Finish, noRetry bool) {
+		if held {
+			<-r.sem
+		}
+		r.record(job, f, noRetry)
+		r.mu.Lock()
+		delete(r.active, job.ExecID)
+		r.mu.Unlock()
+		cancel(nil)
+		close(done)
+		r.wg.Done()
+	}
+	p := r.prepare(job)
+	released := false // counted in starting
+	if job.Start != nil {
+		select {
+		case <-job.Start:
+			released = true
+		case <-ctx.Done():
+			r.mu.Lock()
+			if _, waiting := r.gated[job.Start]; waiting {
+				if r.gated[job.Start]--; r.gated[job.Start] == 0 {
+					delete(r.gated, job.Start)
+				}
+			} else {
+				released = true
+			}
+			r.mu.Unlock()
+		}
+	}
+	select {
+	case r.sem <- struct{}{}:
+		held = true
+	case <-ctx.Done():
+	}
+	if released {
+		r.starting.Add(-1)
+	}
+	if !held {
+		end(models.Finish{Status: models.RunInterrupted, Error: "cancelled before it started: " + context.Cause(ctx).Error()}, false)
+		return
+	}
+	r.run(ctx, job, p, end)
+}
+
+// Release is told just before start is closed: outcomes are written
+// once the jobs waiting on it have started.
+func (r *Runner) Release(start <-chan struct{}) {
+	r.mu.Lock()
+	r.starting.Add(r.gated[start])
+	delete(r.gated, start)
+	r.mu.Unlock()
 }
 
 // cancelLocal cancels a run of this process, if it has it.
@@ -197,42 +246,51 @@ func (r *Runner) prepare(job Job) prepared {
 	run := tasks.NewRun(r.outputLimit)
 	run.TaskID, run.TaskKey, run.Args = job.TaskID, job.TaskKey, job.Args
 	run.ExecID, run.TraceID, run.ScheduledAt, run.Attempt = job.ExecID, job.TraceID, job.ScheduledAt, job.Attempt
-	run.Logger = r.log.With("task_key", job.TaskKey, "trace_id", job.TraceID, "exec_id", job.ExecID)
+	run.Logger = slog.New(runHandler{Handler: r.log.Handler(), taskKey: job.TaskKey, traceID: job.TraceID, execID: job.ExecID})
 	fn, _ := r.reg.Lookup(job.Func)
 	return prepared{run: run, fn: fn}
 }
 
-// run calls the job's function and returns its outcome.
-func (r *Runner) run(ctx context.Context, job Job, p prepared) (models.Finish, bool) {
+// run calls the job's function in this goroutine and hands its outcome
+// to end. A function still running a grace period after its context is
+// cancelled (timeout, shutdown, replaced) is abandoned: its outcome is
+// recorded without it, and what it returns later is ignored.
+func (r *Runner) run(ctx context.Context, job Job, p prepared, end func(models.Finish, bool)) {
 	run, fn, log := p.run, p.fn, p.run.Logger
 	if fn == nil {
-		return models.Finish{Status: models.RunFailed, Error: fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func)}, true
+		end(models.Finish{Status: models.RunFailed, Error: fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func)}, true)
+		return
 	}
-	runCtx := ctx
+	runCtx, cancelTimeout := ctx, context.CancelFunc(func() {})
 	if job.Timeout > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = clockwork.WithTimeout(ctx, r.clock, job.Timeout)
-		defer cancel()
+		runCtx, cancelTimeout = clockwork.WithTimeout(ctx, r.clock, job.Timeout)
 	}
 	start := r.clock.Now()
-	log.Debug("run started", "scheduled_at", job.ScheduledAt, "attempt", job.Attempt)
-
-	done := make(chan error, 1)
-	go func() { done <- callRecovered(runCtx, fn, run) }()
-	var err error
-	select {
-	case err = <-done:
-	case <-runCtx.Done():
-		// Give the function a moment to notice; one that ignores its
-		// context is abandoned (its goroutine ends when it returns).
-		select {
-		case err = <-done:
-		case <-r.clock.After(r.timeoutGrace):
-			err = runCtx.Err()
-		}
+	if log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("run started", "scheduled_at", job.ScheduledAt, "attempt", job.Attempt)
 	}
-	elapsed := r.clock.Since(start)
+	var reported atomic.Bool
+	finish := func(err error) {
+		if !reported.CompareAndSwap(false, true) {
+			return
+		}
+		cancelTimeout()
+		f, noRetry := r.outcome(ctx, runCtx, job, run, err, start)
+		end(f, noRetry)
+	}
+	stop := context.AfterFunc(runCtx, func() {
+		<-r.clock.After(r.timeoutGrace)
+		finish(runCtx.Err())
+	})
+	err := callRecovered(runCtx, fn, run)
+	stop()
+	finish(err)
+}
 
+// outcome is what a run that returned err (or was abandoned with its
+// context's error) is recorded as.
+func (r *Runner) outcome(ctx, runCtx context.Context, job Job, run *tasks.Run, err error, start time.Time) (models.Finish, bool) {
+	elapsed := r.clock.Since(start)
 	status, msg := models.RunSuccess, ""
 	switch {
 	case err == nil: // finished, even if a deadline passed meanwhile
@@ -252,7 +310,9 @@ func (r *Runner) run(ctx context.Context, job Job, p prepared) (models.Finish, b
 			msg += ": " + err.Error()
 		}
 	}
-	log.Info("run finished", "status", status, "duration", elapsed, "error", msg)
+	if log := run.Logger; log.Enabled(ctx, slog.LevelInfo) {
+		log.Info("run finished", "status", status, "duration", elapsed, "error", msg)
+	}
 	return models.Finish{Status: status, Error: msg, Output: run.OutputText(), StartedAt: start, Duration: elapsed},
 		errors.Is(err, tasks.ErrNoRetry)
 }
@@ -301,6 +361,9 @@ func (r *Runner) writeLoop() {
 			}
 		}
 		timer.Stop()
+		for wait := time.Duration(0); r.starting.Load() > 0 && wait < holdWrites; wait += time.Millisecond {
+			time.Sleep(time.Millisecond)
+		}
 		r.flush(batch)
 	}
 }
@@ -399,4 +462,33 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func() error) {
 		}
 		wait = min(wait*2, 10*time.Second)
 	}
+}
+
+// runHandler puts a run's identity on every line its function logs. It
+// adds the attributes when a line is written: Logger.With formats them
+// up front, which for 10,000 runs due at one instant costs more than the
+// runs themselves.
+type runHandler struct {
+	slog.Handler
+	taskKey, traceID string
+	execID           int64
+}
+
+func (h runHandler) attrs() []slog.Attr {
+	return []slog.Attr{slog.String("task_key", h.taskKey), slog.String("trace_id", h.traceID), slog.Int64("exec_id", h.execID)}
+}
+
+func (h runHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, rec.Message, rec.PC)
+	out.AddAttrs(h.attrs()...)
+	rec.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h runHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.Handler.WithAttrs(append(h.attrs(), as...))
+}
+
+func (h runHandler) WithGroup(name string) slog.Handler {
+	return h.Handler.WithAttrs(h.attrs()).WithGroup(name)
 }
