@@ -609,3 +609,33 @@ func TestEngine_EditDoesNotInterruptARun(t *testing.T) {
 		}
 	})
 }
+
+// A schedule made in the first half of a second claims its first fire,
+// the next second, at the claim point as usual: gocron would time its
+// first run a period later (its DST check compares times to the second).
+func TestEngine_NewScheduleClaimsFirstFireOnTime(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db) // 00:00:01.000
+		h.e.cfg.ClaimAhead = 500 * time.Millisecond
+		id := h.insert("every", "cron", "* * * * * *", "record", "", `{"overlap":"allow"}`)
+		h.sync()
+		h.advance(2, 500*time.Millisecond) // the claim point of 00:00:02
+		deadline := time.Now().Add(10 * time.Second)
+		for len(h.history(id)) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("00:00:02 not claimed at 00:00:01.5")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if runs := h.history(id); !runs[0].ScheduledAt.Time.Equal(start.Add(time.Second)) {
+			t.Fatalf("claimed %v", runs[0].ScheduledAt.Time)
+		}
+		if n := len(h.logs.lines("fire came late")); n != 0 {
+			t.Fatalf("%d late fires", n)
+		}
+		h.clock.Advance(500 * time.Millisecond) // its time: the run is let go
+		if r := h.wait(1)[0]; !r.Job.ScheduledAt.Equal(start.Add(time.Second)) || r.Status != models.RunSuccess {
+			t.Fatalf("run %+v", r)
+		}
+	})
+}
