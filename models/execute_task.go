@@ -106,24 +106,14 @@ func ClaimRuns(ctx context.Context, q sqlx.ExtContext, claims []Claim) ([]int64,
 }
 
 func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []int64) error {
-	var (
-		sb   strings.Builder
-		args []any
-	)
-	sb.WriteString("INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, " +
-		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error) VALUES ")
+	b := newValuesBuilder(q, "INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, "+
+		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error) VALUES ", len(claims), 240+len(claims[0].Host)+len(claims[0].Owner))
 	for i, c := range claims {
 		if i > 0 {
-			sb.WriteString(", ")
+			b.raw(", ")
 		}
-		sb.WriteString("(?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		var first, errText, started, heartbeat, finished, duration, retryAt any
-		if c.FirstID != 0 {
-			first = c.FirstID
-		}
-		if c.Error != "" {
-			errText = c.Error
-		}
+		var started, heartbeat, finished, retryAt time.Time
+		duration := "NULL"
 		status := c.Status
 		switch status {
 		case "", RunRunning:
@@ -131,22 +121,52 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 			// dies before starting it (no run_start row has it) can be run
 			// by another replica.
 			status = RunRunning
-			heartbeat = dbTime(q, c.StartedAt)
+			heartbeat = c.StartedAt
 		case RunPending:
-			retryAt = dbTime(q, c.RetryAt)
+			retryAt = c.RetryAt
 		default: // recorded as already finished
-			started = dbTime(q, c.StartedAt)
-			finished, duration = started, 0
+			started, finished, duration = c.StartedAt, c.StartedAt, "0"
 		}
-		args = append(args, c.TaskID, status, c.TraceID, c.TaskKey, dbTime(q, c.ScheduledAt), c.Attempt, first,
-			c.Source, started, heartbeat, finished, duration, retryAt, c.Host, c.Owner, errText)
+		b.raw("(")
+		b.int(c.TaskID)
+		b.raw(", ")
+		b.word(status)
+		b.raw(", '{}', ")
+		b.word(c.TraceID)
+		b.raw(", ")
+		b.word(c.TaskKey)
+		b.raw(", ")
+		b.time(c.ScheduledAt)
+		b.raw(", ")
+		b.int(int64(c.Attempt))
+		b.raw(", ")
+		if c.FirstID != 0 {
+			b.int(c.FirstID)
+		} else {
+			b.raw("NULL")
+		}
+		b.raw(", ")
+		b.word(c.Source)
+		for _, t := range []time.Time{started, heartbeat, finished} {
+			b.raw(", ")
+			b.time(t)
+		}
+		b.raw(", " + duration + ", ")
+		b.time(retryAt)
+		b.raw(", ")
+		b.word(c.Host)
+		b.raw(", ")
+		b.word(c.Owner)
+		b.raw(", ")
+		b.nullText(c.Error)
+		b.raw(")")
 	}
 	if isSQLite(q) {
-		sb.WriteString(" ON CONFLICT DO NOTHING")
+		b.raw(" ON CONFLICT DO NOTHING")
 	} else {
-		sb.WriteString(" ON DUPLICATE KEY UPDATE id = id")
+		b.raw(" ON DUPLICATE KEY UPDATE id = id")
 	}
-	if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+	if err := b.exec(ctx, q); err != nil {
 		return fmt.Errorf("claim %d runs: %w", len(claims), err)
 	}
 
@@ -161,23 +181,32 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 			times = append(times, dbTime(q, t))
 		}
 	}
-	var rows []struct {
-		ID      int64  `db:"id"`
-		TaskID  int64  `db:"task_id"`
-		TraceID string `db:"trace_id"`
-	}
 	// Past eq_range_index_dive_limit (200 values) MySQL estimates the
 	// ranges from statistics and, on a fast-growing table, scans it all.
 	force := " FORCE INDEX (ux__execute_task__fire)"
 	if isSQLite(q) {
 		force = ""
 	}
-	if err := selectIn(ctx, q, &rows, "SELECT id, task_id, trace_id FROM execute_task"+force+" WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times); err != nil {
+	query, args, err := sqlx.In("SELECT id, trace_id FROM execute_task"+force+" WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times)
+	if err != nil {
+		return err
+	}
+	rows, err := q.QueryContext(ctx, q.Rebind(query), args...)
+	if err != nil {
 		return fmt.Errorf("read back %d claims: %w", len(claims), err)
 	}
-	won := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		won[r.TraceID] = r.ID
+	defer rows.Close()
+	won := make(map[string]int64, len(claims))
+	for rows.Next() {
+		var id int64
+		var trace []byte
+		if err := rows.Scan(&id, &trace); err != nil {
+			return fmt.Errorf("read back %d claims: %w", len(claims), err)
+		}
+		won[string(trace)] = id
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read back %d claims: %w", len(claims), err)
 	}
 	for i, c := range claims {
 		ids[i] = won[c.TraceID]
@@ -203,46 +232,50 @@ type Outcome struct {
 	Finish
 }
 
-// FinishRuns completes many running rows in one statement per 500, by
-// joining them to a derived table of the outcomes: rows no longer running
+// FinishRuns completes many running rows, one statement per 500; it
+// sorts fs by id (one lock order for all writers). Rows no longer running
 // (closed meanwhile as lost or cancelled) keep what they say.
 func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
-	fs = slices.Clone(fs)
 	slices.SortFunc(fs, func(a, b Outcome) int { return cmp.Compare(a.ID, b.ID) }) // one lock order
 	for _, part := range chunks(fs, 500) {
-		var sb strings.Builder
-		args := make([]any, 0, len(part)*9)
 		// An upsert on the primary key: MySQL runs it as 500 point
 		// updates, where an UPDATE joined to a derived table of the
 		// outcomes materialises that table on disk first (3x slower).
 		// task_id and trace_id are only there for the insert half, which
 		// never happens: every id is a row this replica claimed.
-		sb.WriteString("INSERT INTO execute_task (id, task_id, trace_id, status, error, output, started_at, finished_at, duration_ms) VALUES ")
+		b := newValuesBuilder(q, "INSERT INTO execute_task (id, task_id, trace_id, status, error, output, started_at, finished_at, duration_ms) VALUES ", len(part), 140)
 		for i, f := range part {
 			if i > 0 {
-				sb.WriteString(", ")
+				b.raw(", ")
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			var errText, out, started any
-			if f.Error != "" {
-				errText = f.Error
-			}
-			if f.Output != "" {
-				out = f.Output
-			}
-			if !f.StartedAt.IsZero() {
-				started = dbTime(q, f.StartedAt)
-			}
-			args = append(args, f.ID, f.TaskID, f.TraceID, f.Status, errText, out, started, dbTime(q, f.FinishedAt), f.Duration.Milliseconds())
+			b.raw("(")
+			b.int(f.ID)
+			b.raw(", ")
+			b.int(f.TaskID)
+			b.raw(", ")
+			b.word(f.TraceID)
+			b.raw(", ")
+			b.word(f.Status)
+			b.raw(", ")
+			b.nullText(f.Error)
+			b.raw(", ")
+			b.nullText(f.Output)
+			b.raw(", ")
+			b.time(f.StartedAt)
+			b.raw(", ")
+			b.time(f.FinishedAt)
+			b.raw(", ")
+			b.int(f.Duration.Milliseconds())
+			b.raw(")")
 		}
 		// Rows no longer running keep what they say; status is assigned
 		// last, as the others test its old value.
 		if isSQLite(q) {
-			sb.WriteString(` ON CONFLICT (id) DO UPDATE SET error = excluded.error, output = excluded.output,
+			b.raw(` ON CONFLICT (id) DO UPDATE SET error = excluded.error, output = excluded.output,
 				started_at = COALESCE(excluded.started_at, execute_task.started_at), finished_at = excluded.finished_at,
 				duration_ms = excluded.duration_ms, status = excluded.status WHERE execute_task.status = 'running'`)
 		} else {
-			sb.WriteString(` ON DUPLICATE KEY UPDATE
+			b.raw(` ON DUPLICATE KEY UPDATE
 				error = IF(status = 'running', VALUES(error), error),
 				output = IF(status = 'running', VALUES(output), output),
 				started_at = IF(status = 'running', COALESCE(VALUES(started_at), started_at), started_at),
@@ -250,7 +283,7 @@ func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
 				duration_ms = IF(status = 'running', VALUES(duration_ms), duration_ms),
 				status = IF(status = 'running', VALUES(status), status)`)
 		}
-		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+		if err := b.exec(ctx, q); err != nil {
 			return fmt.Errorf("finish %d runs: %w", len(part), err)
 		}
 	}

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
@@ -300,6 +301,43 @@ func TestFinishRuns(t *testing.T) {
 		var n int
 		if err := db.Get(&n, "SELECT COUNT(*) FROM execute_task"); err != nil || n != 2 {
 			t.Fatalf("%d rows, %v", n, err)
+		}
+	})
+}
+
+// Text in a claim or an outcome is stored as given, whatever it holds:
+// plain words go in as literals, anything else as parameters.
+func TestClaimText(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+		keys := []string{"plain_key-1.2:x/y@z", `it's a \ key`, "x'); DROP TABLE task; --", "任务 每天", ""}
+		var claims []models.Claim
+		for i, k := range keys {
+			claims = append(claims, models.Claim{TaskID: insertTask(t, db, fmt.Sprint("k", i)), TaskKey: k, ScheduledAt: at, Attempt: 1,
+				TraceID: fmt.Sprint("trace'", i), Owner: `own"er`, Host: "host\\1", Source: models.SourceSchedule, StartedAt: at})
+		}
+		ids, err := models.ClaimRuns(ctx, db, claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outs []models.Outcome
+		for i, id := range ids {
+			outs = append(outs, models.Outcome{ID: id, TaskID: claims[i].TaskID, TraceID: claims[i].TraceID,
+				Finish: models.Finish{Status: models.RunFailed, Error: keys[i], Output: "out: " + keys[i], FinishedAt: at}})
+		}
+		if err := models.FinishRuns(ctx, db, outs); err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			r, err := models.GetRun(ctx, db, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.TaskKey != keys[i] || r.TraceID != claims[i].TraceID || r.Owner != `own"er` || r.Host != "host\\1" ||
+				string(r.Error) != keys[i] || string(r.Output) != "out: "+keys[i] || r.Status != models.RunFailed {
+				t.Errorf("row %d: %+v", i, r)
+			}
 		}
 	})
 }

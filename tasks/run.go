@@ -29,18 +29,18 @@ type Run struct {
 	Attempt     int       // 1, then 2.. for retries
 	Logger      *slog.Logger
 
-	out *boundedBuffer
+	out boundedBuffer
 }
 
 // NewRun returns a run whose output keeps at most limit bytes.
-func NewRun(limit int) *Run { return &Run{out: &boundedBuffer{limit: limit}} }
+func NewRun(limit int) *Run { return &Run{out: boundedBuffer{limit: limit}} }
 
 // Output is where a task writes its result; execute_task.output keeps
 // the first bytes of it, up to the configured limit.
-func (r *Run) Output() io.Writer { return r.out }
+func (r *Run) Output() io.Writer { return &r.out }
 
 // Printf writes to Output.
-func (r *Run) Printf(format string, args ...any) { fmt.Fprintf(r.out, format, args...) }
+func (r *Run) Printf(format string, args ...any) { fmt.Fprintf(&r.out, format, args...) }
 
 // OutputText returns what was written, with a note if it was cut.
 func (r *Run) OutputText() string { return r.out.String() }

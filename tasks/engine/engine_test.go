@@ -531,6 +531,7 @@ func TestEngine_Timeout(t *testing.T) {
 		id := h.insert("stuck", "interval", "5", "block", "", `{"timeout": "2s"}`)
 		h.sync()
 		h.advance(1, 4*time.Second) // 00:00:05: the run starts
+		h.waitStarted()
 		h.advance(2, 2*time.Second) // group timer + the run's deadline
 		h.advance(2, time.Second)   // group timer + the grace period
 		r := h.wait(1)[0]

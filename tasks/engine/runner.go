@@ -67,7 +67,7 @@ type Runner struct {
 	sem    chan struct{}
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	active map[int64]activeRun
+	active map[int64]*runState
 
 	// Outcomes go to writers that complete them in batches: one
 	// statement for up to 500 runs instead of one commit each.
@@ -85,7 +85,7 @@ type Runner struct {
 
 // outcome is a finished run waiting to be written.
 type outcome struct {
-	job     Job
+	job     *Job
 	f       models.Finish
 	noRetry bool
 	written chan struct{}
@@ -98,9 +98,24 @@ const (
 	holdWrites = 100 * time.Millisecond
 )
 
-type activeRun struct {
+// runState is one job in this process, from Execute to its recorded
+// outcome: one allocation where closures would cost several per run.
+type runState struct {
+	r      *Runner
 	job    Job
+	ctx    context.Context // cancelled by replace (cancelLocal) and shutdown
 	cancel context.CancelCauseFunc
+	done   chan struct{}
+	held   bool // holds a slot of sem
+
+	// Set before running is.
+	run           *tasks.Run
+	runCtx        context.Context // ctx, with the job's timeout
+	cancelTimeout context.CancelFunc
+	start         time.Time
+
+	running  atomic.Bool // the function has been called
+	reported atomic.Bool // the outcome is taken: by the run, or the watchdog
 }
 
 // NewRunner returns a runner that runs at most maxConcurrent jobs at once.
@@ -108,7 +123,7 @@ func NewRunner(db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, clock clockwo
 	r := &Runner{
 		db: db, reg: reg, log: log, clock: clock, outputLimit: outputLimit, timeoutGrace: time.Second,
 		sem:      make(chan struct{}, maxConcurrent),
-		active:   map[int64]activeRun{},
+		active:   map[int64]*runState{},
 		gated:    map[<-chan struct{}]int64{},
 		outcomes: make(chan outcome, batchSize),
 		quit:     make(chan struct{}),
@@ -127,45 +142,30 @@ var errShutdown = errors.New("daemon shutting down")
 
 // Execute starts job in a goroutine and returns at once.
 func (r *Runner) Execute(ctx context.Context, job Job) <-chan struct{} {
-	done := make(chan struct{})
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	st := &runState{r: r, job: job, done: make(chan struct{})}
+	st.ctx, st.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	r.mu.Lock()
-	r.active[job.ExecID] = activeRun{job: job, cancel: cancel}
+	r.active[job.ExecID] = st
 	if job.Start != nil {
 		r.gated[job.Start]++
 	}
 	r.mu.Unlock()
 	r.wg.Add(1)
-	go r.execute(ctx, cancel, job, done)
-	return done
+	go st.execute()
+	return st.done
 }
 
-// execute runs one job: it waits for the job's start, a slot, then runs
-// the function in this goroutine and records the outcome.
-func (r *Runner) execute(ctx context.Context, cancel context.CancelCauseFunc, job Job, done chan struct{}) {
-	held := false
-	// end records the outcome and lets the job go. It is called once: by
-	// this goroutine, or by the watchdog of a function that ignored its
-	// cancelled context (whose return is then ignored).
-	end := func(f models.Finish, noRetry bool) {
-		if held {
-			<-r.sem
-		}
-		r.record(job, f, noRetry)
-		r.mu.Lock()
-		delete(r.active, job.ExecID)
-		r.mu.Unlock()
-		cancel(nil)
-		close(done)
-		r.wg.Done()
-	}
+// execute waits for the job's start and a slot, then runs the function
+// in this goroutine and records the outcome.
+func (st *runState) execute() {
+	r, job := st.r, st.job
 	p := r.prepare(job)
-	released := false // counted in starting
+	released := false // counted in r.starting
 	if job.Start != nil {
 		select {
 		case <-job.Start:
 			released = true
-		case <-ctx.Done():
+		case <-st.ctx.Done():
 			r.mu.Lock()
 			if _, waiting := r.gated[job.Start]; waiting {
 				if r.gated[job.Start]--; r.gated[job.Start] == 0 {
@@ -179,17 +179,34 @@ func (r *Runner) execute(ctx context.Context, cancel context.CancelCauseFunc, jo
 	}
 	select {
 	case r.sem <- struct{}{}:
-		held = true
-	case <-ctx.Done():
+		st.held = true
+	case <-st.ctx.Done():
 	}
 	if released {
 		r.starting.Add(-1)
 	}
-	if !held {
-		end(models.Finish{Status: models.RunInterrupted, Error: "cancelled before it started: " + context.Cause(ctx).Error()}, false)
+	if !st.held {
+		if st.reported.CompareAndSwap(false, true) {
+			st.end(models.Finish{Status: models.RunInterrupted, Error: "cancelled before it started: " + context.Cause(st.ctx).Error()}, false)
+		}
 		return
 	}
-	r.run(ctx, job, p, end)
+	st.call(p)
+}
+
+// end records the outcome and lets the job go; it is called once.
+func (st *runState) end(f models.Finish, noRetry bool) {
+	r := st.r
+	if st.held {
+		<-r.sem
+	}
+	r.record(&st.job, f, noRetry)
+	r.mu.Lock()
+	delete(r.active, st.job.ExecID)
+	r.mu.Unlock()
+	st.cancel(nil)
+	close(st.done)
+	r.wg.Done()
 }
 
 // Release is told just before start is closed: outcomes are written
@@ -205,8 +222,9 @@ func (r *Runner) Release(start <-chan struct{}) {
 func (r *Runner) cancelLocal(id int64, cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if a, ok := r.active[id]; ok {
-		a.cancel(cause)
+	if st, ok := r.active[id]; ok {
+		st.cancel(cause)
+		st.watch()
 	}
 }
 
@@ -251,40 +269,63 @@ func (r *Runner) prepare(job Job) prepared {
 	return prepared{run: run, fn: fn}
 }
 
-// run calls the job's function in this goroutine and hands its outcome
-// to end. A function still running a grace period after its context is
-// cancelled (timeout, shutdown, replaced) is abandoned: its outcome is
-// recorded without it, and what it returns later is ignored.
-func (r *Runner) run(ctx context.Context, job Job, p prepared, end func(models.Finish, bool)) {
-	run, fn, log := p.run, p.fn, p.run.Logger
-	if fn == nil {
-		end(models.Finish{Status: models.RunFailed, Error: fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func)}, true)
+// call calls the job's function in this goroutine and records its
+// outcome. A function still running a grace period after its context is
+// cancelled (timeout, shutdown, replaced) is abandoned by the watchdog:
+// its outcome is recorded without it, and what it returns later is
+// ignored.
+func (st *runState) call(p prepared) {
+	r, job := st.r, st.job
+	st.run = p.run
+	if p.fn == nil {
+		st.reported.Store(true)
+		st.end(models.Finish{Status: models.RunFailed, Error: fmt.Sprintf("%v %q", tasks.ErrUnknownFunc, job.Func)}, true)
 		return
 	}
-	runCtx, cancelTimeout := ctx, context.CancelFunc(func() {})
+	st.runCtx, st.cancelTimeout = st.ctx, func() {}
+	stopWatch := func() bool { return false }
 	if job.Timeout > 0 {
-		runCtx, cancelTimeout = clockwork.WithTimeout(ctx, r.clock, job.Timeout)
+		st.runCtx, st.cancelTimeout = clockwork.WithTimeout(st.ctx, r.clock, job.Timeout)
+		// Cancels by replace and shutdown start the watchdog themselves.
+		stopWatch = context.AfterFunc(st.runCtx, func() {
+			if st.ctx.Err() == nil {
+				st.watch()
+			}
+		})
 	}
-	start := r.clock.Now()
-	if log.Enabled(ctx, slog.LevelDebug) {
+	st.start = r.clock.Now()
+	if log := p.run.Logger; log.Enabled(st.ctx, slog.LevelDebug) {
 		log.Debug("run started", "scheduled_at", job.ScheduledAt, "attempt", job.Attempt)
 	}
-	var reported atomic.Bool
-	finish := func(err error) {
-		if !reported.CompareAndSwap(false, true) {
-			return
-		}
-		cancelTimeout()
-		f, noRetry := r.outcome(ctx, runCtx, job, run, err, start)
-		end(f, noRetry)
+	st.running.Store(true)
+	err := callRecovered(st.runCtx, p.fn, p.run)
+	stopWatch()
+	st.finish(err)
+}
+
+// watch abandons the function if it has not returned a grace period
+// after its context was cancelled.
+func (st *runState) watch() {
+	go func() {
+		<-st.r.clock.After(st.r.timeoutGrace)
+		st.abandon()
+	}()
+}
+
+func (st *runState) abandon() {
+	if st.running.Load() { // else its goroutine notices the cancel itself
+		st.finish(st.runCtx.Err())
 	}
-	stop := context.AfterFunc(runCtx, func() {
-		<-r.clock.After(r.timeoutGrace)
-		finish(runCtx.Err())
-	})
-	err := callRecovered(runCtx, fn, run)
-	stop()
-	finish(err)
+}
+
+// finish records the outcome of the call, unless it is already taken.
+func (st *runState) finish(err error) {
+	if !st.reported.CompareAndSwap(false, true) {
+		return
+	}
+	st.cancelTimeout()
+	f, noRetry := st.r.outcome(st.ctx, st.runCtx, st.job, st.run, err, st.start)
+	st.end(f, noRetry)
 }
 
 // outcome is what a run that returned err (or was abandoned with its
@@ -330,7 +371,7 @@ func callRecovered(ctx context.Context, fn tasks.Func, run *tasks.Run) (err erro
 // record hands the outcome to the writers and waits until it is written.
 // While the database is unreachable the write is retried: a run that
 // ends during an outage is recorded once the database is back.
-func (r *Runner) record(job Job, f models.Finish, noRetry bool) {
+func (r *Runner) record(job *Job, f models.Finish, noRetry bool) {
 	f.FinishedAt = r.clock.Now()
 	o := outcome{job: job, f: f, noRetry: noRetry, written: make(chan struct{})}
 	select {
@@ -343,7 +384,7 @@ func (r *Runner) record(job Job, f models.Finish, noRetry bool) {
 
 func (r *Runner) writeLoop() {
 	for {
-		var batch []outcome
+		batch := make([]outcome, 0, batchSize)
 		select {
 		case o := <-r.outcomes:
 			batch = append(batch, o)
@@ -385,10 +426,10 @@ func (r *Runner) flush(batch []outcome) {
 	r.log.Debug("outcomes written", "runs", len(batch), "execute_task_took", t1.Sub(t0), "task_took", time.Since(t1))
 	for _, o := range batch {
 		if r.finished != nil {
-			r.finished(o.job, o.f.Status, o.noRetry)
+			r.finished(*o.job, o.f.Status, o.noRetry)
 		}
 		if r.recorded != nil {
-			r.recorded <- recordedRun{Job: o.job, Status: o.f.Status, Error: o.f.Error}
+			r.recorded <- recordedRun{Job: *o.job, Status: o.f.Status, Error: o.f.Error}
 		}
 		close(o.written)
 	}
@@ -412,10 +453,11 @@ func (r *Runner) Wait(ctx context.Context) int {
 	case <-ctx.Done():
 	}
 	r.mu.Lock()
-	cut := make([]activeRun, 0, len(r.active))
-	for _, a := range r.active {
-		a.cancel(errShutdown)
-		cut = append(cut, a)
+	cut := make([]*runState, 0, len(r.active))
+	for _, st := range r.active {
+		st.cancel(errShutdown)
+		st.watch()
+		cut = append(cut, st)
 	}
 	r.mu.Unlock()
 	// A function that honours its context records itself within the
