@@ -344,20 +344,30 @@ func EndRunStart(ctx context.Context, q sqlx.ExtContext, id int64) error {
 	return nil
 }
 
-// StartedRuns returns which of ids owner recorded as started.
-func StartedRuns(ctx context.Context, q sqlx.ExtContext, owner string, ids []int64) (map[int64]bool, error) {
-	var lists []string
-	if err := sqlx.SelectContext(ctx, q, &lists, q.Rebind("SELECT run_ids FROM run_start WHERE owner = ?"), owner); err != nil {
+// StartedRuns returns which of ids owner recorded as started, and when.
+func StartedRuns(ctx context.Context, q sqlx.ExtContext, owner string, ids []int64) (map[int64]time.Time, error) {
+	rows, err := q.QueryContext(ctx, q.Rebind("SELECT started_at, run_ids FROM run_start WHERE owner = ?"), owner)
+	if err != nil {
 		return nil, fmt.Errorf("read run_start of %s: %w", owner, err)
 	}
-	out := map[int64]bool{}
-	for _, l := range lists {
-		rs, err := parseRanges(l)
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var at any
+		var list string
+		if err := rows.Scan(&at, &list); err != nil {
+			return nil, fmt.Errorf("read run_start of %s: %w", owner, err)
+		}
+		started, err := parseAnyTime(at)
+		if err != nil {
+			return nil, fmt.Errorf("run_start of %s: %w", owner, err)
+		}
+		rs, err := parseRanges(list)
 		if err != nil {
 			return nil, fmt.Errorf("run_start of %s: %w", owner, err)
 		}
 		for _, id := range ids {
-			if i, ok := slices.BinarySearchFunc(rs, id, func(r [2]int64, id int64) int {
+			if _, ok := slices.BinarySearchFunc(rs, id, func(r [2]int64, id int64) int {
 				switch {
 				case r[1] < id:
 					return -1
@@ -365,12 +375,12 @@ func StartedRuns(ctx context.Context, q sqlx.ExtContext, owner string, ids []int
 					return 1
 				}
 				return 0
-			}); ok && i < len(rs) {
-				out[id] = true
+			}); ok {
+				out[id] = started
 			}
 		}
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // ForgetRunStarts deletes the run_start rows of replicas that have no
@@ -478,10 +488,11 @@ func ListRunningByTask(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) 
 
 // CloseRun moves a row from status from to a final status, with a
 // message and finish time, and reports whether this call did it: of
-// several replicas trying, exactly one does.
-func CloseRun(ctx context.Context, q sqlx.ExtContext, id int64, from, to, msg string, at time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = ?",
-		to, msg, dbTime(q, at), id, from)
+// several replicas trying, exactly one does. started, when set, is the
+// row's start time if it has none yet (a run let go, then lost).
+func CloseRun(ctx context.Context, q sqlx.ExtContext, id int64, from, to, msg string, at, started time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, finished_at = ?, started_at = COALESCE(started_at, ?) WHERE id = ? AND status = ?",
+		to, msg, dbTime(q, at), dbNullTime(q, started), id, from)
 	if err != nil {
 		return false, fmt.Errorf("close run %d as %s: %w", id, to, err)
 	}

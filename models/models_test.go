@@ -240,10 +240,10 @@ func TestRunStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[int64]bool{3: true, 5: true, 9: true, 12: true}; !maps.Equal(got, want) {
+		if want := map[int64]time.Time{3: at, 5: at, 9: at, 12: at}; !maps.EqualFunc(got, want, time.Time.Equal) {
 			t.Fatalf("started of a: %v, want %v", got, want)
 		}
-		if got, _ := models.StartedRuns(ctx, db, "b", []int64{5, 6}); !maps.Equal(got, map[int64]bool{6: true}) {
+		if got, _ := models.StartedRuns(ctx, db, "b", []int64{5, 6}); len(got) != 1 || !got[6].Equal(at) {
 			t.Fatalf("started of b: %v", got)
 		}
 
@@ -279,7 +279,7 @@ func TestFinishRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := models.CloseRun(ctx, db, ids[1], models.RunRunning, models.RunLost, "gone", at); !ok || err != nil {
+		if ok, err := models.CloseRun(ctx, db, ids[1], models.RunRunning, models.RunLost, "gone", at, time.Time{}); !ok || err != nil {
 			t.Fatalf("close: %v %v", ok, err)
 		}
 		err = models.FinishRuns(ctx, db, []models.Outcome{

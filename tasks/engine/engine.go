@@ -385,7 +385,9 @@ func (e *Engine) SyncOnce(ctx context.Context) error {
 // maintainRuns renews this replica's leases, takes over lost runs and
 // starts due retries.
 func (e *Engine) maintainRuns(ctx context.Context, now time.Time) error {
-	if err := e.runner.Heartbeat(ctx); err != nil {
+	// Renewed at least every 1.5 sync intervals: well inside the lease
+	// (at least two).
+	if err := e.runner.Heartbeat(ctx, e.cfg.SyncInterval/2); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	if err := e.reapLost(ctx, now); err != nil {

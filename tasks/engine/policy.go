@@ -211,7 +211,7 @@ func (e *Engine) fireFailed(members []*entry, at time.Time, err error) {
 // function's context at once if it is this replica, or at its next
 // heartbeat otherwise.
 func (e *Engine) cancelRun(ctx context.Context, id int64, why string) {
-	ok, err := models.CloseRun(ctx, e.db, id, models.RunRunning, models.RunCancelled, why, e.clock.Now())
+	ok, err := models.CloseRun(ctx, e.db, id, models.RunRunning, models.RunCancelled, why, e.clock.Now(), time.Time{})
 	if err != nil {
 		e.log.Warn("cancel run", "exec_id", id, "error", err)
 		return
@@ -399,7 +399,7 @@ func (e *Engine) reapLost(ctx context.Context, now time.Time) error {
 	}
 	// Of the rows never marked started, those in a run_start row of their
 	// owner were let go before it died.
-	started := map[string]map[int64]bool{}
+	started := map[string]map[int64]time.Time{}
 	for _, r := range stale {
 		if r.StartedAt.Valid || started[r.Owner] != nil {
 			continue
@@ -415,7 +415,7 @@ func (e *Engine) reapLost(ctx context.Context, now time.Time) error {
 		}
 	}
 	for _, r := range stale {
-		if !r.StartedAt.Valid && !started[r.Owner][r.ID] {
+		if _, let := started[r.Owner][r.ID]; !r.StartedAt.Valid && !let {
 			// Claimed but never started: nothing ran, so any replica may run it.
 			ok, err := models.Requeue(ctx, e.db, r.ID, r.Owner+" ("+r.Host+")", now)
 			if err != nil {
@@ -428,7 +428,7 @@ func (e *Engine) reapLost(ctx context.Context, now time.Time) error {
 		}
 		msg := fmt.Sprintf("lost: its owner %s (%s) stopped renewing the lease; last heartbeat %s UTC",
 			r.Owner, r.Host, r.HeartbeatAt.Time.Format("2006-01-02 15:04:05"))
-		ok, err := models.CloseRun(ctx, e.db, r.ID, models.RunRunning, models.RunLost, msg, now)
+		ok, err := models.CloseRun(ctx, e.db, r.ID, models.RunRunning, models.RunLost, msg, now, started[r.Owner][r.ID])
 		if err != nil {
 			return err
 		}
@@ -507,7 +507,7 @@ func (e *Engine) startDueRetries(ctx context.Context) error {
 		}
 		e.mu.Unlock()
 		if ent == nil || ent.group == nil {
-			if _, err := models.CloseRun(ctx, e.db, r.ID, models.RunPending, models.RunSkipped, "retry not run: the task is no longer scheduled", now); err != nil {
+			if _, err := models.CloseRun(ctx, e.db, r.ID, models.RunPending, models.RunSkipped, "retry not run: the task is no longer scheduled", now, time.Time{}); err != nil {
 				return err
 			}
 			continue

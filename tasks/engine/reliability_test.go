@@ -381,7 +381,7 @@ func TestReplicas_StartedNotRecordedIsLost(t *testing.T) {
 		must(t, err)
 		h.sync()
 		runs := h.history(id)
-		if len(runs) != 1 || runs[0].Status != models.RunLost || !strings.Contains(string(runs[0].Error), "stopped renewing the lease") {
+		if len(runs) != 1 || runs[0].Status != models.RunLost || !strings.Contains(string(runs[0].Error), "stopped renewing the lease") || !runs[0].StartedAt.Time.Equal(at) {
 			t.Fatalf("history %+v", runs)
 		}
 		if n := len(h.logs.lines("run requeued: its owner died before starting it")); n != 0 {
@@ -392,6 +392,34 @@ func TestReplicas_StartedNotRecordedIsLost(t *testing.T) {
 		if left != 0 {
 			t.Fatalf("%d run_start rows left", left)
 		}
+	})
+}
+
+// A run that goes on for minutes keeps its lease: its replica renews it
+// at its syncs, and another replica never takes it for lost.
+func TestReplicas_LongRunKeepsItsLease(t *testing.T) {
+	modelstest.EachKind(t, func(t *testing.T, kind string) {
+		pools := modelstest.Pools(t, kind, 2)
+		a := setup(t, pools[0])
+		id := a.insert("long", "interval", "5", "block", "", "")
+		a.sync()
+		a.advance(1, 4*time.Second) // 00:00:05: the run starts
+		a.waitStarted()
+		must(t, a.e.sched.StopJobs())
+		b := setupClock(t, pools[1], a.clock)
+		b.sync()
+		must(t, b.e.sched.StopJobs())
+		for range 12 { // two minutes, four leases
+			a.clock.Advance(10 * time.Second)
+			a.sync()
+			b.sync()
+		}
+		runs := b.history(id)
+		if len(runs) != 1 || runs[0].Status != models.RunRunning {
+			t.Fatalf("history %+v", runs)
+		}
+		a.e.cfg.ShutdownTimeout = 100 * time.Millisecond
+		a.e.runner.timeoutGrace = 100 * time.Millisecond
 	})
 }
 
