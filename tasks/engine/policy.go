@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -88,13 +89,22 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	// every fire: its rows are told of its fires every fastPeriod only,
 	// and keep status ready (catch-up reads the last fire from
 	// execute_task, so nothing depends on the rows being current).
+	// A schedule's rows that say "doing" are written before the runs
+	// start (their outcome sets them back); a fast one's note, written
+	// once the runs have started, keeps the database free for the claim.
 	fast := g != nil && !next.IsZero() && next.Sub(at) < fastPeriod
-	if !fast || at.Sub(g.marked) >= fastPeriod {
+	markFired := func() {
 		if err := e.again(func() error { return models.MarkTasksFired(ctx, e.db, fired, at, next, !fast) }); err != nil {
 			e.log.Warn("fire claimed but task state not written", "error", err)
-		} else if g != nil {
-			g.marked = at
 		}
+	}
+	var markLater func()
+	switch {
+	case !fast:
+		markFired()
+	case at.Sub(g.marked) >= fastPeriod:
+		g.marked = at
+		markLater = markFired
 	}
 	doneStatus := models.TaskReady
 	if next.IsZero() {
@@ -147,8 +157,13 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	if g != nil {
 		g.marking = e.clock.Since(t0)
 	}
-	e.log.Debug("fire claimed", "scheduled_at", at, "claims", len(claims), "runs", len(started),
-		"claim_took", claimTook, "mark_started_took", e.clock.Since(t0), "late_by", e.clock.Now().Sub(at))
+	// A fire of the regular schedule ready after its time says why.
+	level, lateBy := slog.LevelDebug, e.clock.Now().Sub(at)
+	if g != nil && lateBy > lateWarn {
+		level = slog.LevelWarn
+	}
+	e.log.Log(ctx, level, "fire claimed", "schedule", groupKey(g), "scheduled_at", at, "claims", len(claims), "runs", len(started),
+		"claim_took", claimTook, "start_record_took", e.clock.Since(t0), "late_by", lateBy)
 	if wait := at.Sub(e.clock.Now()); wait > 0 {
 		<-e.clock.After(wait)
 	}
@@ -156,6 +171,12 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 		r.Release(gate)
 	}
 	close(gate)
+	if markLater != nil {
+		go func() {
+			e.runner.waitStarts()
+			markLater()
+		}()
+	}
 	if startID != 0 {
 		// The run_start row is needed until every run it covers is
 		// recorded.
@@ -190,6 +211,17 @@ func (e *Engine) again(f func() error) error {
 // fastPeriod: schedules firing more often than this do not write their
 // task rows at every fire.
 const fastPeriod = 10 * time.Second
+
+// lateWarn: a fire whose runs are ready later than this after its time
+// is logged as a warning, with what took the time.
+const lateWarn = 50 * time.Millisecond
+
+func groupKey(g *group) string {
+	if g == nil {
+		return ""
+	}
+	return g.key
+}
 
 // markLead is the least time before their time a fire's runs are marked
 // started; a group whose marking took longer marks twice that ahead.

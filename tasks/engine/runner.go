@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -211,6 +212,15 @@ func (st *runState) end(f models.Finish, noRetry bool) {
 	r.wg.Done()
 }
 
+// waitStarts waits, at most holdWrites, until the released runs have
+// started: database writes that can wait do, so the database's threads
+// leave the cores to them.
+func (r *Runner) waitStarts() {
+	for wait := time.Duration(0); r.starting.Load() > 0 && wait < holdWrites; wait += time.Millisecond {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Release is told just before start is closed: outcomes are written
 // once the jobs waiting on it have started.
 func (r *Runner) Release(start <-chan struct{}) {
@@ -318,6 +328,11 @@ func (st *runState) call(p prepared) {
 	st.running.Store(true)
 	err := callRecovered(st.runCtx, p.fn, p.run)
 	stopWatch()
+	if r.starting.Load() > 0 {
+		// Runs due at this instant are still starting: they go first,
+		// this one's bookkeeping after.
+		runtime.Gosched()
+	}
 	st.finish(err)
 }
 
@@ -420,9 +435,7 @@ func (r *Runner) writeLoop() {
 			}
 		}
 		timer.Stop()
-		for wait := time.Duration(0); r.starting.Load() > 0 && wait < holdWrites; wait += time.Millisecond {
-			time.Sleep(time.Millisecond)
-		}
+		r.waitStarts()
 		r.flush(batch)
 	}
 }
