@@ -25,7 +25,7 @@ func burst(ctx context.Context, args []string) error {
 	replicas := fs.Int("replicas", 1, "in-process replicas, each with its own pool")
 	duration := fs.Duration("duration", 60*time.Second, "how long")
 	spec := fs.String("spec", "* * * * * *", "cron spec of every task")
-	ahead := fs.Duration("claim-ahead", 500*time.Millisecond, "claim this long before the fire time")
+	ahead := fs.Duration("claim-ahead", 800*time.Millisecond, "claim_ahead: claim this long before the fire time")
 	maxRuns := fs.Int("max-concurrent", 0, "max_concurrent_runs of each replica (0: the daemon's default)")
 	warmup := fs.Duration("warmup", 5*time.Second, "fires in this first span are counted for missing and duplicates, and their lateness reported apart")
 	_ = fs.Parse(args)

@@ -40,7 +40,7 @@ type Scheduler struct {
 	MisfireGrace      time.Duration `toml:"misfire_grace"`       // Defaults to 10s.
 	MisfireMax        int           `toml:"misfire_max"`         // Defaults to 100.
 	Overlap           string        `toml:"overlap"`             // forbid, replace or allow. Defaults to forbid.
-	ClaimAhead        time.Duration `toml:"claim_ahead"`         // Defaults to 500ms.
+	ClaimAhead        time.Duration `toml:"claim_ahead"`         // Defaults to 800ms.
 }
 
 // Common is common.toml.
@@ -66,7 +66,7 @@ func defaults() Config {
 			Scheduler: Scheduler{SyncInterval: 10 * time.Second, FullSyncInterval: 5 * time.Minute, ShutdownTimeout: 30 * time.Second,
 				MaxConcurrentRuns: 1000, OutputLimit: 64 << 10, Lease: 30 * time.Second,
 				Misfire: "skip", MisfireGrace: 10 * time.Second, MisfireMax: 100, Overlap: "forbid",
-				ClaimAhead: 500 * time.Millisecond},
+				ClaimAhead: 800 * time.Millisecond},
 		},
 		Logger: logger.DefaultConfig(),
 		MySQL:  mysqlpool.DefaultConfig(),
