@@ -5,10 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -95,15 +98,38 @@ type Claim struct {
 // ClaimRuns inserts a running row for each claim whose fire is not taken
 // yet, and returns the ids of the rows this call created, by claim index;
 // 0 means another claimant won.
+//
+// On a pool, the statements go over claimConns connections at once: the
+// database spreads them over its cores. Chunks lock disjoint keys, in the
+// same order on every replica.
 func ClaimRuns(ctx context.Context, q sqlx.ExtContext, claims []Claim) ([]int64, error) {
 	ids := make([]int64, len(claims))
-	for off, part := range chunks(claims, 500) {
-		if err := claimChunk(ctx, q, part, ids[off*500:]); err != nil {
-			return nil, err
-		}
+	parts := chunks(claims, 500)
+	workers := 1
+	if _, pool := q.(*sqlx.DB); pool {
+		workers = min(claimConns, len(parts))
+	}
+	errs := make([]error, len(parts))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(parts); i = int(next.Add(1) - 1) {
+				if errs[i] = claimChunk(ctx, q, parts[i], ids[i*500:]); errs[i] != nil {
+					next.Store(int64(len(parts))) // stop taking chunks
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }
+
+// claimConns is how many connections one ClaimRuns uses at most.
+const claimConns = 2
 
 func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []int64) error {
 	b := newValuesBuilder(q, "INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, "+
