@@ -165,7 +165,7 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	}
 	e.log.Log(ctx, level, "fire claimed", "schedule", groupKey(g), "scheduled_at", at, "claims", len(claims), "runs", len(started),
 		"claim_took", claimTook, "start_record_took", e.clock.Since(t0), "late_by", lateBy)
-	e.waitUntil(at)
+	e.waitUntil(at, len(done) >= spinRuns)
 	if r, ok := e.exec.(interface{ Release(<-chan struct{}) }); ok {
 		r.Release(gate)
 	}
@@ -195,24 +195,31 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 }
 
 // waitUntil returns at t. A timer wakes a goroutine a millisecond or two
-// late, and up to 20 ms late on a busy machine: it is set spinEarly
-// before t, and the rest is spent yielding the processor until t.
-func (e *Engine) waitUntil(t time.Time) {
-	if wait := t.Sub(e.clock.Now()) - spinEarly; wait > 0 {
-		<-e.clock.After(wait)
-	}
-	// A fake clock (tests) does not move by itself: yield for as long as
-	// spinEarly of real time, then wait for the clock.
-	for deadline := time.Now().Add(spinEarly); e.clock.Now().Before(t) && time.Now().Before(deadline); {
-		runtime.Gosched()
+// late, and up to 20 ms late on a busy machine. With spin, the timer is
+// set spinEarly before t and the rest is spent yielding the processor
+// until t: worth a few milliseconds of a core for a release of many runs.
+func (e *Engine) waitUntil(t time.Time, spin bool) {
+	if spin {
+		if wait := t.Sub(e.clock.Now()) - spinEarly; wait > 0 {
+			<-e.clock.After(wait)
+		}
+		// A fake clock (tests) does not move by itself: yield for as long
+		// as spinEarly of real time, then wait for the clock.
+		for deadline := time.Now().Add(spinEarly); e.clock.Now().Before(t) && time.Now().Before(deadline); {
+			runtime.Gosched()
+		}
 	}
 	if wait := t.Sub(e.clock.Now()); wait > 0 {
 		<-e.clock.After(wait)
 	}
 }
 
-// spinEarly is how long before a fire time its release stops sleeping.
-const spinEarly = 3 * time.Millisecond
+const (
+	// spinEarly is how long before a fire time its release stops sleeping.
+	spinEarly = 3 * time.Millisecond
+	// spinRuns is the least number of runs a release spins for.
+	spinRuns = 100
+)
 
 // again runs f, and again up to 4 more times while it fails with a
 // conflict between concurrent writers (replicas claiming the same rows).
