@@ -93,6 +93,8 @@ type valuesBuilder struct {
 	scratch [40]byte
 	args    []any
 	sqlite  bool
+	rows    int
+	inRow   bool // a value of the current row is written
 }
 
 // newValuesBuilder starts a statement with head, sized for rows rows of
@@ -106,14 +108,49 @@ func newValuesBuilder(q sqlx.ExtContext, head string, rows, rowBytes int) *value
 
 func (b *valuesBuilder) raw(s string) { b.sb.WriteString(s) }
 
-func (b *valuesBuilder) int(v int64) { b.sb.Write(strconv.AppendInt(b.scratch[:0], v, 10)) }
+// row starts a row of values; endRows closes the last one.
+func (b *valuesBuilder) row() {
+	if b.rows > 0 {
+		b.raw("), (")
+	} else {
+		b.raw("(")
+	}
+	b.rows++
+	b.inRow = false
+}
+
+func (b *valuesBuilder) endRows() {
+	if b.rows > 0 {
+		b.raw(")")
+	}
+}
+
+// sep separates a value from the one before it in its row.
+func (b *valuesBuilder) sep() {
+	if b.inRow {
+		b.raw(", ")
+	}
+	b.inRow = true
+}
+
+// lit writes a literal the code itself made: NULL, '{}', a number.
+func (b *valuesBuilder) lit(s string) {
+	b.sep()
+	b.raw(s)
+}
+
+func (b *valuesBuilder) int(v int64) {
+	b.sep()
+	b.sb.Write(strconv.AppendInt(b.scratch[:0], v, 10))
+}
 
 // time writes t in UTC, or NULL for the zero time.
 func (b *valuesBuilder) time(t time.Time) {
 	if t.IsZero() {
-		b.raw("NULL")
+		b.lit("NULL")
 		return
 	}
+	b.sep()
 	layout := "2006-01-02 15:04:05.000000"
 	if b.sqlite {
 		layout = sqliteTimeLayout
@@ -134,6 +171,7 @@ func (b *valuesBuilder) word(s string) {
 			return
 		}
 	}
+	b.sep()
 	b.sb.WriteByte('\'')
 	b.sb.WriteString(s)
 	b.sb.WriteByte('\'')
@@ -141,6 +179,7 @@ func (b *valuesBuilder) word(s string) {
 
 // text passes s as a parameter.
 func (b *valuesBuilder) text(s string) {
+	b.sep()
 	b.sb.WriteByte('?')
 	b.args = append(b.args, s)
 }
@@ -148,7 +187,7 @@ func (b *valuesBuilder) text(s string) {
 // nullText is text, with NULL for "".
 func (b *valuesBuilder) nullText(s string) {
 	if s == "" {
-		b.raw("NULL")
+		b.lit("NULL")
 		return
 	}
 	b.text(s)

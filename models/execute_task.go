@@ -134,10 +134,7 @@ const claimConns = 2
 func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []int64) error {
 	b := newValuesBuilder(q, "INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, "+
 		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error) VALUES ", len(claims), 240+len(claims[0].Host)+len(claims[0].Owner))
-	for i, c := range claims {
-		if i > 0 {
-			b.raw(", ")
-		}
+	for _, c := range claims {
 		var started, heartbeat, finished, retryAt time.Time
 		duration := "NULL"
 		status := c.Status
@@ -153,40 +150,30 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 		default: // recorded as already finished
 			started, finished, duration = c.StartedAt, c.StartedAt, "0"
 		}
-		b.raw("(")
-		b.int(c.TaskID)
-		b.raw(", ")
-		b.word(status)
-		b.raw(", '{}', ")
-		b.word(c.TraceID)
-		b.raw(", ")
-		b.word(c.TaskKey)
-		b.raw(", ")
-		b.time(c.ScheduledAt)
-		b.raw(", ")
-		b.int(int64(c.Attempt))
-		b.raw(", ")
+		first := "NULL"
 		if c.FirstID != 0 {
-			b.int(c.FirstID)
-		} else {
-			b.raw("NULL")
+			first = strconv.FormatInt(c.FirstID, 10)
 		}
-		b.raw(", ")
+		b.row()
+		b.int(c.TaskID)
+		b.word(status)
+		b.lit("'{}'")
+		b.word(c.TraceID)
+		b.word(c.TaskKey)
+		b.time(c.ScheduledAt)
+		b.int(int64(c.Attempt))
+		b.lit(first)
 		b.word(c.Source)
-		for _, t := range []time.Time{started, heartbeat, finished} {
-			b.raw(", ")
-			b.time(t)
-		}
-		b.raw(", " + duration + ", ")
+		b.time(started)
+		b.time(heartbeat)
+		b.time(finished)
+		b.lit(duration)
 		b.time(retryAt)
-		b.raw(", ")
 		b.word(c.Host)
-		b.raw(", ")
 		b.word(c.Owner)
-		b.raw(", ")
 		b.nullText(c.Error)
-		b.raw(")")
 	}
+	b.endRows()
 	if isSQLite(q) {
 		b.raw(" ON CONFLICT DO NOTHING")
 	} else {
@@ -270,30 +257,19 @@ func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
 		// task_id and trace_id are only there for the insert half, which
 		// never happens: every id is a row this replica claimed.
 		b := newValuesBuilder(q, "INSERT INTO execute_task (id, task_id, trace_id, status, error, output, started_at, finished_at, duration_ms) VALUES ", len(part), 140)
-		for i, f := range part {
-			if i > 0 {
-				b.raw(", ")
-			}
-			b.raw("(")
+		for _, f := range part {
+			b.row()
 			b.int(f.ID)
-			b.raw(", ")
 			b.int(f.TaskID)
-			b.raw(", ")
 			b.word(f.TraceID)
-			b.raw(", ")
 			b.word(f.Status)
-			b.raw(", ")
 			b.nullText(f.Error)
-			b.raw(", ")
 			b.nullText(f.Output)
-			b.raw(", ")
 			b.time(f.StartedAt)
-			b.raw(", ")
 			b.time(f.FinishedAt)
-			b.raw(", ")
 			b.int(f.Duration.Milliseconds())
-			b.raw(")")
 		}
+		b.endRows()
 		// Rows no longer running keep what they say; status is assigned
 		// last, as the others test its old value.
 		if isSQLite(q) {

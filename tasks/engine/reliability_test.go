@@ -337,19 +337,26 @@ func TestStall_LateFiresWithinGraceRun(t *testing.T) {
 	})
 }
 
+// deadClaim schedules a task and writes the claim of a replica that died:
+// running, never recorded as started, its heartbeat 40 s old (past the
+// 30 s lease), for the fire a second before the start.
+func (h *harness) deadClaim(key string) (taskID int64, at time.Time, execID int64) {
+	h.t.Helper()
+	taskID = h.insert(key, "interval", "3600", "record", "", "")
+	h.sync()
+	at = start.Add(-time.Second)
+	ids, err := models.ClaimRuns(h.t.Context(), h.db, []models.Claim{{TaskID: taskID, TaskKey: key, ScheduledAt: at, Attempt: 1,
+		Source: models.SourceSchedule, TraceID: "dead-replica-" + key, Owner: "dead", Host: "gone/1", StartedAt: start.Add(-40 * time.Second)}})
+	must(h.t, err)
+	return taskID, at, ids[0]
+}
+
 // A replica that claimed a fire ahead of its time and died before
 // starting it: nothing ran, so another replica runs it, still attempt 1.
 func TestReplicas_ClaimedNotStartedIsRequeued(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
 		h := setup(t, db)
-		id := h.insert("orphan", "interval", "3600", "record", "", "")
-		h.sync()
-		// The dead replica's claim: running, never marked started, and its
-		// heartbeat 40 s old (past the 30 s lease).
-		at := start.Add(-time.Second)
-		_, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "orphan", ScheduledAt: at, Attempt: 1,
-			Source: models.SourceSchedule, TraceID: "dead-replica-claim", Owner: "dead", Host: "gone/1", StartedAt: start.Add(-40 * time.Second)}})
-		must(t, err)
+		id, at, _ := h.deadClaim("orphan")
 		h.sync()
 		r := h.wait(1)[0]
 		if r.Job.Attempt != 1 || r.Job.ScheduledAt != at || r.Status != models.RunSuccess {
@@ -371,13 +378,8 @@ func TestReplicas_ClaimedNotStartedIsRequeued(t *testing.T) {
 func TestReplicas_StartedNotRecordedIsLost(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
 		h := setup(t, db)
-		id := h.insert("gone", "interval", "3600", "record", "", "")
-		h.sync()
-		at := start.Add(-time.Second)
-		ids, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "gone", ScheduledAt: at, Attempt: 1,
-			Source: models.SourceSchedule, TraceID: "dead-replica-run", Owner: "dead", Host: "gone/1", StartedAt: start.Add(-40 * time.Second)}})
-		must(t, err)
-		_, err = models.StartRuns(t.Context(), db, "dead", ids, at)
+		id, at, execID := h.deadClaim("gone")
+		_, err := models.StartRuns(t.Context(), db, "dead", []int64{execID}, at)
 		must(t, err)
 		h.sync()
 		runs := h.history(id)
