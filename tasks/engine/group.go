@@ -25,6 +25,10 @@ type group struct {
 	// cursor is the latest fire time handled (or the time the group was
 	// made): the next fire is sched.Next(cursor).
 	cursor time.Time
+	// settled is the latest fire time whose claim was made or failed (or
+	// the time the group was made). Fires between it and the cursor are
+	// on their way to a claim: catch-up leaves them alone.
+	settled time.Time
 	// dispatching serialises the group's fires, so a fire's overlap check
 	// sees the run the fire before it claimed.
 	dispatching sync.Mutex
@@ -38,7 +42,7 @@ type group struct {
 var groupNamespace = uuid.MustParse("6f1c2a3e-59a4-4c1e-9a57-1f0b6f7b9a10")
 
 func newGroup(key string, sched trigger.Schedule, now time.Time) *group {
-	return &group{key: key, id: uuid.NewSHA1(groupNamespace, []byte(key)), sched: sched, members: map[int64]*entry{}, cursor: now}
+	return &group{key: key, id: uuid.NewSHA1(groupNamespace, []byte(key)), sched: sched, members: map[int64]*entry{}, cursor: now, settled: now}
 }
 
 // due returns the fire times after the cursor up to horizon, oldest

@@ -21,6 +21,9 @@ import (
 // g is the group firing (nil for catch-ups and retries): it remembers how
 // long marking its runs started took.
 func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, next time.Time, source string) []<-chan struct{} {
+	if g != nil {
+		defer e.settle(g, at)
+	}
 	if len(members) == 0 || e.stopped.Load() {
 		return nil
 	}
@@ -221,6 +224,16 @@ const (
 	spinRuns = 100
 )
 
+// settle notes that a group's fire at is claimed, or failed to be: from
+// now on a catch-up may look at it.
+func (e *Engine) settle(g *group, at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if at.After(g.settled) {
+		g.settled = at
+	}
+}
+
 // again runs f, and again up to 4 more times while it fails with a
 // conflict between concurrent writers (replicas claiming the same rows).
 func (e *Engine) again(f func() error) error {
@@ -354,7 +367,8 @@ func (e *Engine) dispatchInOrder(members []*entry, catchup, late []time.Time, ne
 // catchUp treats the fire times rows missed while nobody claimed them
 // (all replicas down, or the database unreachable): from the later of
 // last_fire_at and update_at (an edit starts a new schedule) up to the
-// group's cursor, by planFires. Rows that never fired have nothing to
+// latest fire the group has claimed (or failed to), by planFires: later
+// ones are on their way to their own claim. Rows that never fired have nothing to
 // catch up. It runs in the background.
 func (e *Engine) catchUp(rows []models.Task, now time.Time) {
 	ids := make([]int64, len(rows))
@@ -382,7 +396,7 @@ func (e *Engine) catchUp(rows []models.Task, now time.Time) {
 			continue
 		}
 		g := ent.group
-		end, next := g.cursor, g.sched.Next(g.cursor)
+		end, next := g.settled, g.sched.Next(g.cursor)
 		e.mu.Unlock()
 
 		from := t.LastFireAt.Time

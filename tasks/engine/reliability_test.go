@@ -478,3 +478,29 @@ func TestReplicas_ReplaceCancelsAnotherReplicasRun(t *testing.T) {
 		b.e.cfg.ShutdownTimeout = 100 * time.Millisecond
 	})
 }
+
+// Catch-up leaves alone the fires the group has handed out but not yet
+// claimed: at start, a slow first claim let the group's timer hand out the
+// next fires, and the catch-up that ran meanwhile claimed them too.
+func TestCatchUp_SkipsFiresOnTheirWay(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setup(t, db)
+		id := h.insert("every", "cron", "* * * * * *", "record", "", `{"overlap":"allow","misfire":"all","misfire_grace":"1h"}`)
+		h.sync()
+		// A previous life of the daemon ran 00:00:00; the group, made at
+		// 00:00:01, has handed out 00:00:02-00:00:04 to claims on their way.
+		_, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "every", ScheduledAt: start.Add(-time.Second), Attempt: 1,
+			Source: models.SourceSchedule, TraceID: "earlier", Owner: "old", Status: models.RunSuccess, StartedAt: start.Add(-time.Second)}})
+		must(t, err)
+		h.e.mu.Lock()
+		g := h.e.entries[id].group
+		g.due(start.Add(3*time.Second), 10)
+		h.e.mu.Unlock()
+
+		h.e.catchUp([]models.Task{h.task(id)}, start)
+		time.Sleep(100 * time.Millisecond) // a catch-up claims at once, in the background
+		if runs := h.history(id); len(runs) != 1 {
+			t.Fatalf("catch-up claimed fires on their way: %+v", runs)
+		}
+	})
+}
