@@ -18,8 +18,8 @@ import (
 // executes the runs this replica won. It returns a channel per executed
 // run, closed once the run is recorded.
 //
-// g is the group firing (nil for catch-ups and retries): it remembers how
-// long marking its runs started took.
+// g is the group firing (nil for catch-ups and late fires): it remembers
+// how long recording its runs started took.
 func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, next time.Time, source string) []<-chan struct{} {
 	if g != nil {
 		defer e.settle(g, at)
@@ -89,13 +89,12 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	if len(fired) == 0 {
 		return nil
 	}
-	// A schedule that fires every few seconds would rewrite its rows at
-	// every fire: its rows are told of its fires every fastPeriod only,
-	// and keep status ready (catch-up reads the last fire from
-	// execute_task, so nothing depends on the rows being current).
-	// A schedule's rows that say "doing" are written before the runs
-	// start (their outcome sets them back); a fast one's note, written
-	// once the runs have started, keeps the database free for the claim.
+	// A schedule's rows say "doing" before the runs start (their outcome
+	// sets them back). One that fires every few seconds would rewrite its
+	// rows at every fire: they are told of its fires every fastPeriod
+	// only, keep status ready, and are written once the runs have
+	// started, leaving the database to the claims (catch-up reads the
+	// last fire from execute_task, so nothing depends on them).
 	fast := g != nil && !next.IsZero() && next.Sub(at) < fastPeriod
 	markFired := func() {
 		if err := e.again(func() error { return models.MarkTasksFired(ctx, e.db, fired, at, next, !fast) }); err != nil {
@@ -151,12 +150,14 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	}
 	t0 := e.clock.Now()
 	var startID int64
-	err = e.again(func() (err error) {
-		startID, err = models.StartRuns(ctx, e.db, e.owner, started, at)
-		return err
-	})
-	if err != nil {
-		e.log.Warn("runs not recorded as started; starting them anyway", "scheduled_at", at, "runs", len(started), "error", err)
+	if len(started) > 0 {
+		err = e.again(func() (err error) {
+			startID, err = models.StartRuns(ctx, e.db, e.owner, started, at)
+			return err
+		})
+		if err != nil {
+			e.log.Warn("runs not recorded as started; starting them anyway", "scheduled_at", at, "runs", len(started), "error", err)
+		}
 	}
 	if g != nil {
 		g.marking = e.clock.Since(t0)
