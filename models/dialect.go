@@ -51,6 +51,22 @@ func updateIgnore(q sqlx.ExtContext) string {
 	return "UPDATE IGNORE"
 }
 
+// inList is how many values an IN list holds at most. From 1,000 values
+// MariaDB turns the list into a temporary table joined to the query
+// (in_predicate_conversion_threshold), which reads a whole index where
+// the list would read one entry per value.
+const inList = 500
+
+// fireIndex is the index hint of lookups by (task_id, scheduled_at):
+// past eq_range_index_dive_limit (200 values) MySQL estimates the ranges
+// from statistics and, on a fast-growing execute_task, scans it all.
+func fireIndex(q sqlx.ExtContext) string {
+	if isSQLite(q) {
+		return ""
+	}
+	return " FORCE INDEX (ux__execute_task__fire)"
+}
+
 // chunks splits ids into slices of at most n, for IN lists.
 func chunks[T any](ids []T, n int) [][]T {
 	var out [][]T

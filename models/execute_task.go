@@ -194,13 +194,7 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 			times = append(times, dbTime(q, t))
 		}
 	}
-	// Past eq_range_index_dive_limit (200 values) MySQL estimates the
-	// ranges from statistics and, on a fast-growing table, scans it all.
-	force := " FORCE INDEX (ux__execute_task__fire)"
-	if isSQLite(q) {
-		force = ""
-	}
-	query, args, err := sqlx.In("SELECT id, trace_id FROM execute_task"+force+" WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times)
+	query, args, err := sqlx.In("SELECT id, trace_id FROM execute_task"+fireIndex(q)+" WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times)
 	if err != nil {
 		return err
 	}
@@ -476,7 +470,7 @@ type RunningRun struct {
 // the running rows only (index on status).
 func ListRunningByTask(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int64][]RunningRun, error) {
 	out := map[int64][]RunningRun{}
-	for _, part := range chunks(taskIDs, 1000) {
+	for _, part := range chunks(taskIDs, inList) {
 		var rs []RunningRun
 		if err := selectIn(ctx, q, &rs, "SELECT id, task_id, owner FROM execute_task WHERE status = ? AND task_id IN (?)", RunRunning, part); err != nil {
 			return nil, fmt.Errorf("list running runs: %w", err)
@@ -506,7 +500,7 @@ func CloseRun(ctx context.Context, q sqlx.ExtContext, id int64, from, to, msg st
 func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time) error {
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // one lock order with FinishRuns and MarkStarted
-	for _, part := range chunks(ids, 1000) {
+	for _, part := range chunks(ids, inList) {
 		if err := execIn(ctx, q, "UPDATE execute_task SET heartbeat_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part); err != nil {
 			return fmt.Errorf("heartbeat %d runs: %w", len(part), err)
 		}
@@ -518,7 +512,7 @@ func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time
 // their status: runs another replica closed (replaced, or taken for lost).
 func ListClosed(ctx context.Context, q sqlx.ExtContext, ids []int64) (map[int64]string, error) {
 	out := map[int64]string{}
-	for _, part := range chunks(ids, 1000) {
+	for _, part := range chunks(ids, inList) {
 		var rs []struct {
 			ID     int64  `db:"id"`
 			Status string `db:"status"`
@@ -571,8 +565,8 @@ func ClaimPending(ctx context.Context, q sqlx.ExtContext, id int64, owner, host 
 // recorded as missed), read from the unique key of execute_task.
 func LastFires(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int64]time.Time, error) {
 	out := map[int64]time.Time{}
-	for _, part := range chunks(taskIDs, 1000) {
-		query, args, err := sqlx.In("SELECT task_id, MAX(scheduled_at) FROM execute_task WHERE task_id IN (?) GROUP BY task_id", part)
+	for _, part := range chunks(taskIDs, inList) {
+		query, args, err := sqlx.In("SELECT task_id, MAX(scheduled_at) FROM execute_task"+fireIndex(q)+" WHERE task_id IN (?) GROUP BY task_id", part)
 		if err != nil {
 			return nil, err
 		}

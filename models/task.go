@@ -94,7 +94,7 @@ func GetTask(ctx context.Context, q sqlx.ExtContext, id int64) (Task, error) {
 // ListTasksByID returns the given rows, in id order.
 func ListTasksByID(ctx context.Context, q sqlx.ExtContext, ids []int64) ([]Task, error) {
 	var out []Task
-	for _, part := range chunks(ids, 1000) {
+	for _, part := range chunks(ids, inList) {
 		var ts []Task
 		if err := selectIn(ctx, q, &ts, "SELECT "+taskColumns+" FROM task WHERE id IN (?) ORDER BY id", part); err != nil {
 			return nil, err
@@ -145,7 +145,7 @@ type TaskState struct {
 
 // SetTaskState writes the same state to all ids, in batches.
 func SetTaskState(ctx context.Context, q sqlx.ExtContext, ids []int64, st TaskState) error {
-	for _, part := range chunks(ids, 1000) {
+	for _, part := range chunks(ids, inList) {
 		query := updateIgnore(q) + " task SET status = ?, applied_spec = ?, sched_error = ?, next_fire_at = ?" +
 			keepUpdateAt(q) + " WHERE id IN (?)"
 		if err := execIn(ctx, q, query, st.Status, st.AppliedSpec, truncate(st.SchedError, 1024), dbNullTime(q, st.NextFireAt), part); err != nil {
@@ -162,7 +162,7 @@ func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, 
 	if doing {
 		status = "'" + TaskDoing + "'"
 	}
-	for _, part := range chunks(ids, 1000) {
+	for _, part := range chunks(ids, inList) {
 		// last_fire_at only moves forward: a catch-up of an old fire time
 		// must not make older fires look missed.
 		f := dbTime(q, fired)
@@ -202,7 +202,7 @@ func FinishTaskRuns(ctx context.Context, q sqlx.ExtContext, byOutcome map[TaskOu
 		nullSafeEq = "IS"
 	}
 	for o, ids := range byOutcome {
-		for _, part := range chunks(ids, 1000) {
+		for _, part := range chunks(ids, inList) {
 			var errText any
 			if o.RunError != "" {
 				errText = o.RunError
