@@ -2,7 +2,6 @@ package phrase
 
 import (
 	"fmt"
-	"slices"
 )
 
 // period is the part of the day an hour is counted in.
@@ -274,7 +273,7 @@ func (s *scanner) timesClause() (clause, bool) {
 	at := s.lit("at") != ""
 	first, ok := s.clock(at)
 	if !ok {
-		if at && s.err == nil {
+		if at {
 			s.expect("a time", hintTime)
 		}
 		return nil, false
@@ -315,7 +314,7 @@ func (s *scanner) windowClause() (clause, bool) {
 	if !ok {
 		return nil, false
 	}
-	conns := slices.Concat(rangeWords, []string{"until", "till"})
+	conns := windowEndWords
 	if kw == "between" {
 		conns = []string{"and", "-"}
 	}
@@ -324,9 +323,7 @@ func (s *scanner) windowClause() (clause, bool) {
 	}
 	to, ok := s.clock(bare)
 	if !ok {
-		if s.err == nil {
-			s.expect("an end time", hintRange)
-		}
+		s.expect("an end time", hintRange)
 		return nil, false
 	}
 	s.lit("之间", "期间", "之内", "内")

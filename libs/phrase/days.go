@@ -348,9 +348,7 @@ func (s *scanner) enMonthDays() (dayRule, bool) {
 	}
 	set, ok := s.enOrdinals()
 	if !ok {
-		if s.err == nil {
-			s.expect("a day of the month such as the 15th", hintMonth)
-		}
+		s.expect("a day of the month such as the 15th", hintMonth)
 		return dayRule{}, false
 	}
 	return dayRule{dom: set}, true

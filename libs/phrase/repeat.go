@@ -79,7 +79,7 @@ func (s *scanner) durationPart(sp *span, every, first bool) (counted, ok bool) {
 	u, ok := lookup(s, units)
 	switch {
 	case !ok:
-		if s.pos > start && s.err == nil {
+		if s.pos > start {
 			s.expect("a unit (seconds, minutes, hours or days)", hintEvery)
 		}
 		s.pos = start
@@ -139,9 +139,7 @@ func (s *scanner) repeatClause() (clause, bool) {
 	}
 	sp, ok := s.duration(true)
 	if !ok {
-		if s.err == nil {
-			s.expect("a number and a unit (seconds, minutes, hours or days)", hintEvery)
-		}
+		s.expect("a number and a unit (seconds, minutes, hours or days)", hintEvery)
 		return nil, false
 	}
 	text := s.text(start)
@@ -182,9 +180,7 @@ func (s *scanner) relativeClause() (clause, bool) {
 	if s.lit("in", "after") != "" {
 		sp, ok := s.duration(false)
 		if !ok {
-			if s.err == nil {
-				s.expect("a length of time such as 10 minutes", hintIn)
-			}
+			s.expect("a length of time such as 10 minutes", hintIn)
 			return nil, false
 		}
 		return s.makeRelative(start, sp)

@@ -87,8 +87,12 @@ func (s *scanner) text(start int) string {
 }
 
 // expect notes what the phrase lacks at the current position, for the
-// error message should nothing else read further.
+// error message should nothing else read further. After a hard error it
+// does nothing: that error is the message.
 func (s *scanner) expect(what string, h hint) {
+	if s.err != nil {
+		return
+	}
 	s.space()
 	if s.pos > s.far || s.pos == s.far && s.want.what == "" {
 		s.far, s.want = s.pos, expectation{what, h}

@@ -106,6 +106,8 @@ var (
 	fillWords  = []string{"的", "在", "于", "执行", "运行", "触发", "一次", "run", "once"}
 
 	listOrRangeWords = slices.Concat(listWords, rangeWords)
+	// windowEndWords end a time window: "from 9 to 17", "9 until 17".
+	windowEndWords = slices.Concat(rangeWords, []string{"until", "till"})
 )
 
 func isRangeWord(w string) bool { return slices.Contains(rangeWords, w) }

@@ -36,7 +36,8 @@ type cronSchedule struct {
 }
 
 func parseCron(spec string, opt Options) (Schedule, error) {
-	spec = strings.Join(strings.Fields(spec), " ")
+	fields := strings.Fields(spec)
+	spec = strings.Join(fields, " ")
 	if rest, ok := strings.CutPrefix(spec, "@every"); ok {
 		s, err := parseInterval(strings.TrimSpace(rest), opt)
 		if err != nil {
@@ -47,7 +48,6 @@ func parseCron(spec string, opt Options) (Schedule, error) {
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
 		return nil, fmt.Errorf("%w: cron %q: set the task's time zone instead of a TZ= prefix", ErrBadSpec, spec)
 	}
-	fields := strings.Fields(spec)
 	if !strings.HasPrefix(spec, "@") && len(fields) != 5 && len(fields) != 6 {
 		return nil, fmt.Errorf("%w: cron %q has %d fields: want 5 (minute hour day month weekday) or 6 (second first)", ErrBadSpec, spec, len(fields))
 	}
