@@ -88,16 +88,11 @@ func newLogger(w io.Writer, c Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// level reads a level Validate accepted: debug, info, warn or error.
 func level(s string) slog.Level {
-	switch s {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s))
+	return l
 }
 
 type nopCloser struct{}

@@ -117,11 +117,13 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	// their time.
 	gate := make(chan struct{})
 	var done []<-chan struct{}
+	var started []int64
 	var replaced [][2]int64 // old run, new run
 	for i, id := range ids {
 		if id == 0 || claims[i].Status == models.RunSkipped {
 			continue
 		}
+		started = append(started, id)
 		for _, old := range replaces[i] {
 			replaced = append(replaced, [2]int64{old.ID, id})
 		}
@@ -141,12 +143,6 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	}
 	if wait := at.Add(-lead).Sub(e.clock.Now()); wait > 0 {
 		<-e.clock.After(wait)
-	}
-	var started []int64
-	for i, id := range ids {
-		if id != 0 && claims[i].Status != models.RunSkipped {
-			started = append(started, id)
-		}
 	}
 	t0 := e.clock.Now()
 	var startID int64

@@ -357,14 +357,15 @@ func (st *runState) finish(err error) {
 		return
 	}
 	st.cancelTimeout()
-	f, noRetry := st.r.outcome(st.ctx, st.runCtx, st.job, st.run, err, st.start)
+	f, noRetry := st.outcome(err)
 	st.end(f, noRetry)
 }
 
 // outcome is what a run that returned err (or was abandoned with its
 // context's error) is recorded as.
-func (r *Runner) outcome(ctx, runCtx context.Context, job Job, run *tasks.Run, err error, start time.Time) (models.Finish, bool) {
-	elapsed := r.clock.Since(start)
+func (st *runState) outcome(err error) (models.Finish, bool) {
+	ctx, runCtx, job, run, start := st.ctx, st.runCtx, st.job, st.run, st.start
+	elapsed := st.r.clock.Since(start)
 	status, msg := models.RunSuccess, ""
 	switch {
 	case err == nil: // finished, even if a deadline passed meanwhile
