@@ -56,6 +56,12 @@ func (c Config) Validate() (key string, err error) {
 	if _, err := url.ParseQuery(c.Params); err != nil {
 		return "params", err
 	}
+	// The driver's own reading: a value it refuses (readTimeout=abc)
+	// fails here, at load, not as an unreachable database at every retry.
+	cfg := mysql.NewConfig()
+	if _, err := mysql.ParseDSN(cfg.FormatDSN() + "?" + c.Params); c.Params != "" && err != nil {
+		return "params", err
+	}
 	return "", nil
 }
 

@@ -45,6 +45,8 @@ func TestConfig_Validate(t *testing.T) {
 		{Config{Port: 3306, MaxOpenConns: 1}, "database", "is required"},
 		{Config{Database: "d", Port: 70000, MaxOpenConns: 1}, "port", "70000"},
 		{Config{DSN: "not a dsn"}, "dsn", "invalid DSN"},
+		{Config{Database: "d", Port: 3306, MaxOpenConns: 1, Params: "readTimeout=abc"}, "params", "abc"},
+		{Config{Database: "d", Port: 3306, MaxOpenConns: 1, Params: "charset=%zz"}, "params", "invalid"},
 	} {
 		key, err := tt.c.Validate()
 		if key != tt.key || err == nil || !strings.Contains(err.Error(), tt.msg) {
