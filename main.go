@@ -19,8 +19,6 @@ import (
 	"time"
 	_ "time/tzdata" // time zones work in a minimal image without /usr/share/zoneinfo
 
-	"github.com/jmoiron/sqlx"
-
 	"taskrunner/conf"
 	"taskrunner/libs/logger"
 	"taskrunner/libs/mysqlpool"
@@ -117,9 +115,13 @@ func run(args []string, stdout io.Writer) error {
 
 // openDB connects, retrying with backoff while the database is
 // unreachable, until ctx ends.
-func openDB(ctx context.Context, cfg *conf.Config, log *slog.Logger) (*sqlx.DB, error) {
+func openDB(ctx context.Context, cfg *conf.Config, log *slog.Logger) (*models.DB, error) {
 	if cfg.Common.App.Database == "sqlite" {
-		return sqlitedb.Open(ctx, cfg.Common.App.SQLitePath)
+		db, err := sqlitedb.Open(ctx, cfg.Common.App.SQLitePath)
+		if err != nil {
+			return nil, err
+		}
+		return models.Open(db)
 	}
 	wait := time.Second
 	for {
@@ -127,7 +129,7 @@ func openDB(ctx context.Context, cfg *conf.Config, log *slog.Logger) (*sqlx.DB, 
 		db, err := mysqlpool.Open(pingCtx, cfg.MySQL)
 		cancel()
 		if err == nil {
-			return db, nil
+			return models.Open(db)
 		}
 		log.Error("database unreachable, retrying", "error", err, "retry_in", wait)
 		select {
@@ -140,7 +142,7 @@ func openDB(ctx context.Context, cfg *conf.Config, log *slog.Logger) (*sqlx.DB, 
 }
 
 // migrate upgrades the tables; a new local database gets the sample rows.
-func migrate(ctx context.Context, db *sqlx.DB, cfg *conf.Config, log *slog.Logger) error {
+func migrate(ctx context.Context, db *models.DB, cfg *conf.Config, log *slog.Logger) error {
 	done, err := models.Migrate(ctx, db, schema)
 	if err != nil {
 		return err

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"taskrunner/models"
 	"taskrunner/tasks/engine"
 )
@@ -94,7 +92,7 @@ func burst(ctx context.Context, args []string) error {
 	return reportBurst(ctx, db, *n, *replicas, *spec, from, steady, to, after.cpu-before.cpu, ended.Sub(began), after.peak, c.driver)
 }
 
-func reportBurst(ctx context.Context, db *sqlx.DB, n, replicas int, spec string, from, steady, to time.Time, cpu, wall time.Duration, peak int64, driver string) error {
+func reportBurst(ctx context.Context, db *models.DB, n, replicas int, spec string, from, steady, to time.Time, cpu, wall time.Duration, peak int64, driver string) error {
 	var runs []struct {
 		Sched   time.Time `db:"scheduled_at"`
 		Started time.Time `db:"started_at"`

@@ -110,18 +110,18 @@ func (c *common) profile() (func(), error) {
 
 // fresh creates an empty migrated database and returns a way to open
 // pools on it (one per replica).
-func (c *common) fresh(ctx context.Context) (func() (*sqlx.DB, error), error) {
+func (c *common) fresh(ctx context.Context) (func() (*models.DB, error), error) {
 	schema, err := os.ReadFile(schemaPath)
 	if err != nil {
 		return nil, fmt.Errorf("run from the repository root: %w", err)
 	}
-	var open func() (*sqlx.DB, error)
+	var connect func() (*sqlx.DB, error)
 	if c.driver == "sqlite" {
 		path := c.dbName + ".db"
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			_ = os.Remove(path + suffix)
 		}
-		open = func() (*sqlx.DB, error) { return sqlitedb.Open(ctx, path) }
+		connect = func() (*sqlx.DB, error) { return sqlitedb.Open(ctx, path) }
 	} else {
 		base, err := mysql.ParseDSN(c.dsn)
 		if err != nil {
@@ -141,7 +141,14 @@ func (c *common) fresh(ctx context.Context) (func() (*sqlx.DB, error), error) {
 		base.DBName = c.dbName
 		cfg := mysqlpool.DefaultConfig()
 		cfg.DSN = base.FormatDSN()
-		open = func() (*sqlx.DB, error) { return mysqlpool.Open(ctx, cfg) }
+		connect = func() (*sqlx.DB, error) { return mysqlpool.Open(ctx, cfg) }
+	}
+	open := func() (*models.DB, error) {
+		db, err := connect()
+		if err != nil {
+			return nil, err
+		}
+		return models.Open(db)
 	}
 	db, err := open()
 	if err != nil {
@@ -199,6 +206,6 @@ func table(w io.Writer, title string, rows [][2]string) {
 }
 
 // newEngine builds an engine as main.go does.
-func newEngine(db *sqlx.DB, log *slog.Logger, cfg engine.Config) (*engine.Engine, error) {
+func newEngine(db *models.DB, log *slog.Logger, cfg engine.Config) (*engine.Engine, error) {
 	return engine.New(cfg, db, registry(), log)
 }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -9,46 +10,128 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// Dialect holds what differs between MySQL/MariaDB and SQLite. It is
+// chosen once, when a pool is wrapped by Open, and travels with the pool
+// and its transactions: no query checks the driver's name.
+type Dialect struct {
+	Name string // "mysql" or "sqlite"
+	// sqlite: times are text in timeLayout (SQLite has no time type).
+	sqlite     bool
+	timeLayout string
+	// insertNothing ends an INSERT that leaves a row already there alone.
+	insertNothing string
+	// keepUpdateAt is appended to the SET list of the engine's own writes
+	// to task: MySQL then keeps update_at, which marks edits of the
+	// definition only. SQLite's trigger already ignores those columns.
+	keepUpdateAt string
+	// fireIndex is the index hint of lookups by (task_id, scheduled_at):
+	// past eq_range_index_dive_limit (200 values) MySQL estimates the
+	// ranges from statistics and, on a fast-growing execute_task, scans
+	// it all.
+	fireIndex  string
+	nullSafeEq string // NULL-safe equality
+	nowUTC     string // the database's clock, UTC, as a time this package reads
+	// finishRuns ends FinishRuns' upsert: only a row still running, owned
+	// by the outcome's owner at its attempt, takes the outcome; status is
+	// assigned last, as the others test its old value.
+	finishRuns string
+}
+
 // sqliteTimeLayout is how times are stored in SQLite: UTC text that sorts
 // in time order and matches the strftime defaults of schema_sqlite.sql.
 const sqliteTimeLayout = "2006-01-02 15:04:05.000"
 
-func isSQLite(q sqlx.ExtContext) bool { return q.DriverName() == "sqlite" }
+var (
+	mysqlDialect = &Dialect{
+		Name: "mysql", timeLayout: "2006-01-02 15:04:05.000000",
+		insertNothing: " ON DUPLICATE KEY UPDATE id = id",
+		keepUpdateAt:  ", update_at = update_at",
+		fireIndex:     " FORCE INDEX (ux__execute_task__fire)",
+		nullSafeEq:    "<=>",
+		nowUTC:        "UTC_TIMESTAMP(6)",
+		finishRuns: " ON DUPLICATE KEY UPDATE " + mysqlFenced("error", "VALUES(error)") + ", " + mysqlFenced("output", "VALUES(output)") + ", " +
+			mysqlFenced("started_at", "COALESCE(VALUES(started_at), started_at)") + ", " + mysqlFenced("finished_at", "VALUES(finished_at)") + ", " +
+			mysqlFenced("duration_ms", "VALUES(duration_ms)") + ", " + mysqlFenced("status", "VALUES(status)"),
+	}
+	sqliteDialect = &Dialect{
+		Name: "sqlite", sqlite: true, timeLayout: sqliteTimeLayout,
+		insertNothing: " ON CONFLICT DO NOTHING",
+		nullSafeEq:    "IS",
+		nowUTC:        "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+		finishRuns: ` ON CONFLICT (id) DO UPDATE SET error = excluded.error, output = excluded.output,
+			started_at = COALESCE(excluded.started_at, execute_task.started_at), finished_at = excluded.finished_at,
+			duration_ms = excluded.duration_ms, status = excluded.status
+			WHERE execute_task.status = 'running' AND execute_task.owner = excluded.owner AND execute_task.attempt = excluded.attempt`,
+	}
+)
 
-// dbTime converts t for a query parameter: UTC, and text on SQLite.
-func dbTime(q sqlx.ExtContext, t time.Time) any {
+// mysqlFenced assigns v to col only when the row is still running under
+// the outcome's owner and attempt.
+func mysqlFenced(col, v string) string {
+	return col + " = IF(status = 'running' AND owner = VALUES(owner) AND attempt = VALUES(attempt), " + v + ", " + col + ")"
+}
+
+// Querier is what every query function takes: a pool (*DB) or a
+// transaction (*Tx), with its dialect.
+type Querier interface {
+	sqlx.ExtContext
+	Dialect() *Dialect
+}
+
+// DB is a pool with its dialect.
+type DB struct {
+	*sqlx.DB
+	d *Dialect
+}
+
+// Tx is a transaction with its pool's dialect.
+type Tx struct {
+	*sqlx.Tx
+	d *Dialect
+}
+
+// Open wraps a pool opened by libs/mysqlpool or libs/sqlitedb, choosing
+// its dialect from its driver.
+func Open(db *sqlx.DB) (*DB, error) {
+	switch db.DriverName() {
+	case "mysql":
+		return &DB{DB: db, d: mysqlDialect}, nil
+	case "sqlite":
+		return &DB{DB: db, d: sqliteDialect}, nil
+	}
+	return nil, fmt.Errorf("models: %w %q", ErrUnsupportedDriver, db.DriverName())
+}
+
+// Dialect returns the pool's dialect.
+func (db *DB) Dialect() *Dialect { return db.d }
+
+// Dialect returns the transaction's dialect.
+func (tx *Tx) Dialect() *Dialect { return tx.d }
+
+// Begin starts a transaction.
+func (db *DB) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, d: db.d}, nil
+}
+
+// time converts t for a query parameter: UTC, and text on SQLite.
+func (d *Dialect) time(t time.Time) any {
 	t = t.UTC()
-	if isSQLite(q) {
+	if d.sqlite {
 		return t.Format(sqliteTimeLayout)
 	}
 	return t
 }
 
-// dbNullTime is dbTime for a time that may be unset (stored as NULL).
-func dbNullTime(q sqlx.ExtContext, t time.Time) any {
+// nullTime is time for a time that may be unset (stored as NULL).
+func (d *Dialect) nullTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return dbTime(q, t)
-}
-
-// keepUpdateAt is appended to the SET list of the engine's own writes to
-// task: MySQL then keeps update_at, which marks edits of the definition
-// only. SQLite's trigger already ignores columns outside the definition.
-func keepUpdateAt(q sqlx.ExtContext) string {
-	if isSQLite(q) {
-		return ""
-	}
-	return ", update_at = update_at"
-}
-
-// updateIgnore skips rows whose new status would collide with the original
-// unique index (task_key, status) instead of failing the whole statement.
-func updateIgnore(q sqlx.ExtContext) string {
-	if isSQLite(q) {
-		return "UPDATE OR IGNORE"
-	}
-	return "UPDATE IGNORE"
+	return d.time(t)
 }
 
 // inList is how many values an IN list holds at most. From 1,000 values
@@ -56,16 +139,6 @@ func updateIgnore(q sqlx.ExtContext) string {
 // (in_predicate_conversion_threshold), which reads a whole index where
 // the list would read one entry per value.
 const inList = 500
-
-// fireIndex is the index hint of lookups by (task_id, scheduled_at):
-// past eq_range_index_dive_limit (200 values) MySQL estimates the ranges
-// from statistics and, on a fast-growing execute_task, scans it all.
-func fireIndex(q sqlx.ExtContext) string {
-	if isSQLite(q) {
-		return ""
-	}
-	return " FORCE INDEX (ux__execute_task__fire)"
-}
 
 // chunks splits ids into slices of at most n, for IN lists.
 func chunks[T any](ids []T, n int) [][]T {
@@ -81,17 +154,20 @@ func chunks[T any](ids []T, n int) [][]T {
 }
 
 // execIn runs a statement after expanding its IN (?) slice argument.
-func execIn(ctx context.Context, q sqlx.ExtContext, query string, args ...any) error {
+func execIn(ctx context.Context, q Querier, query string, args ...any) (int64, error) {
 	query, args, err := sqlx.In(query, args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = q.ExecContext(ctx, q.Rebind(query), args...)
-	return err
+	res, err := q.ExecContext(ctx, q.Rebind(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // selectIn is sqlx.SelectContext after expanding an IN (?) slice argument.
-func selectIn(ctx context.Context, q sqlx.ExtContext, dest any, query string, args ...any) error {
+func selectIn(ctx context.Context, q Querier, dest any, query string, args ...any) error {
 	query, args, err := sqlx.In(query, args...)
 	if err != nil {
 		return err
@@ -108,15 +184,15 @@ type valuesBuilder struct {
 	sb      strings.Builder
 	scratch [40]byte
 	args    []any
-	sqlite  bool
+	d       *Dialect
 	rows    int
 	inRow   bool // a value of the current row is written
 }
 
 // newValuesBuilder starts a statement with head, sized for rows rows of
 // about rowBytes each.
-func newValuesBuilder(q sqlx.ExtContext, head string, rows, rowBytes int) *valuesBuilder {
-	b := &valuesBuilder{sqlite: isSQLite(q)}
+func newValuesBuilder(q Querier, head string, rows, rowBytes int) *valuesBuilder {
+	b := &valuesBuilder{d: q.Dialect()}
 	b.sb.Grow(len(head) + rows*rowBytes + 256)
 	b.sb.WriteString(head)
 	return b
@@ -167,12 +243,8 @@ func (b *valuesBuilder) time(t time.Time) {
 		return
 	}
 	b.sep()
-	layout := "2006-01-02 15:04:05.000000"
-	if b.sqlite {
-		layout = sqliteTimeLayout
-	}
 	buf := append(b.scratch[:0], '\'')
-	buf = t.UTC().AppendFormat(buf, layout)
+	buf = t.UTC().AppendFormat(buf, b.d.timeLayout)
 	b.sb.Write(append(buf, '\''))
 }
 
@@ -209,7 +281,7 @@ func (b *valuesBuilder) nullText(s string) {
 	b.text(s)
 }
 
-func (b *valuesBuilder) exec(ctx context.Context, q sqlx.ExtContext) error {
+func (b *valuesBuilder) exec(ctx context.Context, q Querier) error {
 	_, err := q.ExecContext(ctx, b.sb.String(), b.args...)
 	return err
 }

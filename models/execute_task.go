@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -30,11 +31,6 @@ const (
 	RunMissed      = "missed"      // fire times not run (misfire policy); attempt 0
 	RunCancelled   = "cancelled"   // replaced by a newer run (overlap replace)
 )
-
-// Finished reports whether a run status is final.
-func Finished(status string) bool {
-	return status != RunPending && status != RunRunning
-}
 
 // Run sources.
 const (
@@ -102,11 +98,11 @@ type Claim struct {
 // On a pool, the statements go over claimConns connections at once: the
 // database spreads them over its cores. Chunks lock disjoint keys, in the
 // same order on every replica.
-func ClaimRuns(ctx context.Context, q sqlx.ExtContext, claims []Claim) ([]int64, error) {
+func ClaimRuns(ctx context.Context, q Querier, claims []Claim) ([]int64, error) {
 	ids := make([]int64, len(claims))
 	parts := chunks(claims, 500)
 	workers := 1
-	if _, pool := q.(*sqlx.DB); pool {
+	if _, pool := q.(*DB); pool {
 		workers = min(claimConns, len(parts))
 	}
 	errs := make([]error, len(parts))
@@ -131,7 +127,7 @@ func ClaimRuns(ctx context.Context, q sqlx.ExtContext, claims []Claim) ([]int64,
 // claimConns is how many connections one ClaimRuns uses at most.
 const claimConns = 2
 
-func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []int64) error {
+func claimChunk(ctx context.Context, q Querier, claims []Claim, ids []int64) error {
 	b := newValuesBuilder(q, "INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, "+
 		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error) VALUES ", len(claims), 240+len(claims[0].Host)+len(claims[0].Owner))
 	for _, c := range claims {
@@ -174,11 +170,7 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 		b.nullText(c.Error)
 	}
 	b.endRows()
-	if isSQLite(q) {
-		b.raw(" ON CONFLICT DO NOTHING")
-	} else {
-		b.raw(" ON DUPLICATE KEY UPDATE id = id")
-	}
+	b.raw(q.Dialect().insertNothing)
 	if err := b.exec(ctx, q); err != nil {
 		return fmt.Errorf("claim %d runs: %w", len(claims), err)
 	}
@@ -191,10 +183,10 @@ func claimChunk(ctx context.Context, q sqlx.ExtContext, claims []Claim, ids []in
 		taskIDs[i] = c.TaskID
 		if t := c.ScheduledAt.UTC(); !at[t] {
 			at[t] = true
-			times = append(times, dbTime(q, t))
+			times = append(times, q.Dialect().time(t))
 		}
 	}
-	query, args, err := sqlx.In("SELECT id, trace_id FROM execute_task"+fireIndex(q)+" WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times)
+	query, args, err := sqlx.In("SELECT id, trace_id FROM execute_task"+q.Dialect().fireIndex+" WHERE task_id IN (?) AND scheduled_at IN (?)", taskIDs, times)
 	if err != nil {
 		return err
 	}
@@ -231,54 +223,65 @@ type Finish struct {
 	Duration   time.Duration
 }
 
-// Outcome is a run's outcome with the identity of its row, for FinishRuns.
+// Outcome is a run's outcome with the identity of its row, for
+// FinishRuns: the row is completed only while it is still running, owned
+// by Owner, at Attempt (the fence: a replica or worker that lost the run
+// cannot overwrite what its new owner records).
 type Outcome struct {
 	ID      int64
 	TaskID  int64
 	TraceID string
+	Owner   string
+	Attempt int
 	Finish
 }
 
+// Column limits of execute_task's text columns (TEXT: 65,535 bytes).
+const (
+	OutputMax = 65535
+	ErrorMax  = 65535
+)
+
+// FitText makes s fit a text column of max bytes: invalid UTF-8 is
+// replaced and the text is cut at a character boundary, so neither
+// "data too long" nor "incorrect string value" can fail the write.
+func FitText(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return truncate(s, max)
+}
+
 // FinishRuns completes many running rows, one statement per 500; it
-// sorts fs by id (one lock order for all writers). Rows no longer running
-// (closed meanwhile as lost or cancelled) keep what they say.
-func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
+// sorts fs by id (one lock order for all writers). Rows no longer running,
+// or no longer the outcome's owner and attempt (closed meanwhile as lost
+// or cancelled, or requeued to another owner), keep what they say.
+// Output and error are fitted to their columns (FitText).
+func FinishRuns(ctx context.Context, q Querier, fs []Outcome) error {
 	slices.SortFunc(fs, func(a, b Outcome) int { return cmp.Compare(a.ID, b.ID) }) // one lock order
 	for _, part := range chunks(fs, 500) {
 		// An upsert on the primary key: MySQL runs it as 500 point
 		// updates, where an UPDATE joined to a derived table of the
 		// outcomes materialises that table on disk first (3x slower).
 		// task_id and trace_id are only there for the insert half, which
-		// never happens: every id is a row this replica claimed.
-		b := newValuesBuilder(q, "INSERT INTO execute_task (id, task_id, trace_id, status, error, output, started_at, finished_at, duration_ms) VALUES ", len(part), 140)
+		// never happens: every id is a row its owner claimed.
+		b := newValuesBuilder(q, "INSERT INTO execute_task (id, task_id, trace_id, owner, attempt, status, error, output, started_at, finished_at, duration_ms) VALUES ", len(part), 180)
 		for _, f := range part {
 			b.row()
 			b.int(f.ID)
 			b.int(f.TaskID)
 			b.word(f.TraceID)
+			b.word(f.Owner)
+			b.int(int64(f.Attempt))
 			b.word(f.Status)
-			b.nullText(f.Error)
-			b.nullText(f.Output)
+			b.nullText(FitText(f.Error, ErrorMax))
+			b.nullText(FitText(f.Output, OutputMax))
 			b.time(f.StartedAt)
 			b.time(f.FinishedAt)
 			b.int(f.Duration.Milliseconds())
 		}
 		b.endRows()
-		// Rows no longer running keep what they say; status is assigned
-		// last, as the others test its old value.
-		if isSQLite(q) {
-			b.raw(` ON CONFLICT (id) DO UPDATE SET error = excluded.error, output = excluded.output,
-				started_at = COALESCE(excluded.started_at, execute_task.started_at), finished_at = excluded.finished_at,
-				duration_ms = excluded.duration_ms, status = excluded.status WHERE execute_task.status = 'running'`)
-		} else {
-			b.raw(` ON DUPLICATE KEY UPDATE
-				error = IF(status = 'running', VALUES(error), error),
-				output = IF(status = 'running', VALUES(output), output),
-				started_at = IF(status = 'running', COALESCE(VALUES(started_at), started_at), started_at),
-				finished_at = IF(status = 'running', VALUES(finished_at), finished_at),
-				duration_ms = IF(status = 'running', VALUES(duration_ms), duration_ms),
-				status = IF(status = 'running', VALUES(status), status)`)
-		}
+		b.raw(q.Dialect().finishRuns)
 		if err := b.exec(ctx, q); err != nil {
 			return fmt.Errorf("finish %d runs: %w", len(part), err)
 		}
@@ -286,26 +289,22 @@ func FinishRuns(ctx context.Context, q sqlx.ExtContext, fs []Outcome) error {
 	return nil
 }
 
-// FinishRun completes a running row. It does nothing to a row that is no
-// longer running (marked lost or interrupted meanwhile) and says so.
-func FinishRun(ctx context.Context, q sqlx.ExtContext, id int64, f Finish) (bool, error) {
-	var errText any
-	if f.Error != "" {
-		errText = f.Error
+// FinishRun completes one running row, fenced as FinishRuns is, and
+// reports whether it did.
+func FinishRun(ctx context.Context, q Querier, o Outcome) (bool, error) {
+	var errText, out any
+	if o.Error != "" {
+		errText = FitText(o.Error, ErrorMax)
 	}
-	var out any
-	if f.Output != "" {
-		out = f.Output
+	if o.Output != "" {
+		out = FitText(o.Output, OutputMax)
 	}
-	var started any
-	if !f.StartedAt.IsZero() {
-		started = dbTime(q, f.StartedAt)
-	}
+	d := q.Dialect()
 	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, output = ?, started_at = COALESCE(?, started_at), "+
-		"finished_at = ?, duration_ms = ? WHERE id = ? AND status = ?",
-		f.Status, errText, out, started, dbTime(q, f.FinishedAt), f.Duration.Milliseconds(), id, RunRunning)
+		"finished_at = ?, duration_ms = ? WHERE id = ? AND status = ? AND owner = ? AND attempt = ?",
+		o.Status, errText, out, d.nullTime(o.StartedAt), d.time(o.FinishedAt), o.Duration.Milliseconds(), o.ID, RunRunning, o.Owner, o.Attempt)
 	if err != nil {
-		return false, fmt.Errorf("finish run %d: %w", id, err)
+		return false, fmt.Errorf("finish run %d: %w", o.ID, err)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
@@ -313,7 +312,7 @@ func FinishRun(ctx context.Context, q sqlx.ExtContext, id int64, f Finish) (bool
 
 // ListRuns returns the history of one task, newest fire first (and, for a
 // fire, its latest attempt first).
-func ListRuns(ctx context.Context, q sqlx.ExtContext, taskID int64, limit int) ([]ExecuteTask, error) {
+func ListRuns(ctx context.Context, q Querier, taskID int64, limit int) ([]ExecuteTask, error) {
 	var rs []ExecuteTask
 	// The unique key (task_id, scheduled_at, attempt) serves this order.
 	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE task_id = ? "+
@@ -324,8 +323,8 @@ func ListRuns(ctx context.Context, q sqlx.ExtContext, taskID int64, limit int) (
 // StartRuns records, in one run_start row, that owner lets the claimed
 // runs ids start now. From then on a run whose owner dies is lost;
 // before, it is requeued. It returns the row's id, for EndRunStart.
-func StartRuns(ctx context.Context, q sqlx.ExtContext, owner string, ids []int64, at time.Time) (int64, error) {
-	res, err := q.ExecContext(ctx, "INSERT INTO run_start (owner, started_at, run_ids) VALUES (?, ?, ?)", owner, dbTime(q, at), formatRanges(ids))
+func StartRuns(ctx context.Context, q Querier, owner string, ids []int64, at time.Time) (int64, error) {
+	res, err := q.ExecContext(ctx, "INSERT INTO run_start (owner, started_at, run_ids) VALUES (?, ?, ?)", owner, q.Dialect().time(at), formatRanges(ids))
 	if err != nil {
 		return 0, fmt.Errorf("record %d runs started: %w", len(ids), err)
 	}
@@ -333,7 +332,7 @@ func StartRuns(ctx context.Context, q sqlx.ExtContext, owner string, ids []int64
 }
 
 // EndRunStart deletes a run_start row once all its runs are recorded.
-func EndRunStart(ctx context.Context, q sqlx.ExtContext, id int64) error {
+func EndRunStart(ctx context.Context, q Querier, id int64) error {
 	if _, err := q.ExecContext(ctx, "DELETE FROM run_start WHERE id = ?", id); err != nil {
 		return fmt.Errorf("delete run_start %d: %w", id, err)
 	}
@@ -341,7 +340,7 @@ func EndRunStart(ctx context.Context, q sqlx.ExtContext, id int64) error {
 }
 
 // StartedRuns returns which of ids owner recorded as started, and when.
-func StartedRuns(ctx context.Context, q sqlx.ExtContext, owner string, ids []int64) (map[int64]time.Time, error) {
+func StartedRuns(ctx context.Context, q Querier, owner string, ids []int64) (map[int64]time.Time, error) {
 	rows, err := q.QueryContext(ctx, q.Rebind("SELECT started_at, run_ids FROM run_start WHERE owner = ?"), owner)
 	if err != nil {
 		return nil, fmt.Errorf("read run_start of %s: %w", owner, err)
@@ -385,7 +384,7 @@ func StartedRuns(ctx context.Context, q sqlx.ExtContext, owner string, ids []int
 // left by a crash or a failed delete. A replica claims its runs before
 // it writes their run_start row, so a row it still needs always has a
 // running row beside it.)
-func ForgetRunStarts(ctx context.Context, q sqlx.ExtContext) error {
+func ForgetRunStarts(ctx context.Context, q Querier) error {
 	_, err := q.ExecContext(ctx, "DELETE FROM run_start WHERE NOT EXISTS "+
 		"(SELECT 1 FROM execute_task WHERE execute_task.status = ? AND execute_task.owner = run_start.owner)", RunRunning)
 	if err != nil {
@@ -445,13 +444,13 @@ func parseRanges(s string) ([][2]int64, error) {
 // the claim and the start) back into a pending one, due now, noting the
 // dead owner in extra ("requeued_from"), and reports whether this call
 // did it.
-func Requeue(ctx context.Context, q sqlx.ExtContext, id int64, deadOwner string, now time.Time) (bool, error) {
+func Requeue(ctx context.Context, q Querier, id int64, deadOwner string, now time.Time) (bool, error) {
 	note, err := json.Marshal(map[string]string{"requeued_from": deadOwner})
 	if err != nil {
 		return false, err
 	}
 	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, retry_at = ?, owner = '', extra = ? WHERE id = ? AND status = ? AND started_at IS NULL",
-		RunPending, dbTime(q, now), string(note), id, RunRunning)
+		RunPending, q.Dialect().time(now), string(note), id, RunRunning)
 	if err != nil {
 		return false, fmt.Errorf("requeue run %d: %w", id, err)
 	}
@@ -468,7 +467,7 @@ type RunningRun struct {
 
 // ListRunningByTask returns the running rows of the given tasks. It reads
 // the running rows only (index on status).
-func ListRunningByTask(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int64][]RunningRun, error) {
+func ListRunningByTask(ctx context.Context, q Querier, taskIDs []int64) (map[int64][]RunningRun, error) {
 	out := map[int64][]RunningRun{}
 	for _, part := range chunks(taskIDs, inList) {
 		var rs []RunningRun
@@ -486,9 +485,9 @@ func ListRunningByTask(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) 
 // message and finish time, and reports whether this call did it: of
 // several replicas trying, exactly one does. started, when set, is the
 // row's start time if it has none yet (a run let go, then lost).
-func CloseRun(ctx context.Context, q sqlx.ExtContext, id int64, from, to, msg string, at, started time.Time) (bool, error) {
+func CloseRun(ctx context.Context, q Querier, id int64, from, to, msg string, at, started time.Time) (bool, error) {
 	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, error = ?, finished_at = ?, started_at = COALESCE(started_at, ?) WHERE id = ? AND status = ?",
-		to, msg, dbTime(q, at), dbNullTime(q, started), id, from)
+		to, msg, q.Dialect().time(at), q.Dialect().nullTime(started), id, from)
 	if err != nil {
 		return false, fmt.Errorf("close run %d as %s: %w", id, to, err)
 	}
@@ -497,11 +496,11 @@ func CloseRun(ctx context.Context, q sqlx.ExtContext, id int64, from, to, msg st
 }
 
 // Heartbeat renews the lease of running rows.
-func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time) error {
+func Heartbeat(ctx context.Context, q Querier, ids []int64, at time.Time) error {
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // one lock order with FinishRuns and MarkStarted
 	for _, part := range chunks(ids, inList) {
-		if err := execIn(ctx, q, "UPDATE execute_task SET heartbeat_at = ? WHERE status = ? AND id IN (?)", dbTime(q, at), RunRunning, part); err != nil {
+		if _, err := execIn(ctx, q, "UPDATE execute_task SET heartbeat_at = ? WHERE status = ? AND id IN (?)", q.Dialect().time(at), RunRunning, part); err != nil {
 			return fmt.Errorf("heartbeat %d runs: %w", len(part), err)
 		}
 	}
@@ -510,7 +509,7 @@ func Heartbeat(ctx context.Context, q sqlx.ExtContext, ids []int64, at time.Time
 
 // ListClosed returns, of the given ids, those no longer running, with
 // their status: runs another replica closed (replaced, or taken for lost).
-func ListClosed(ctx context.Context, q sqlx.ExtContext, ids []int64) (map[int64]string, error) {
+func ListClosed(ctx context.Context, q Querier, ids []int64) (map[int64]string, error) {
 	out := map[int64]string{}
 	for _, part := range chunks(ids, inList) {
 		var rs []struct {
@@ -528,10 +527,10 @@ func ListClosed(ctx context.Context, q sqlx.ExtContext, ids []int64) (map[int64]
 }
 
 // ListStaleRuns returns running rows whose lease ended before t.
-func ListStaleRuns(ctx context.Context, q sqlx.ExtContext, before time.Time, limit int) ([]ExecuteTask, error) {
+func ListStaleRuns(ctx context.Context, q Querier, before time.Time, limit int) ([]ExecuteTask, error) {
 	var rs []ExecuteTask
 	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE status = ? AND heartbeat_at < ? ORDER BY id LIMIT ?",
-		RunRunning, dbTime(q, before), limit)
+		RunRunning, q.Dialect().time(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list stale runs: %w", err)
 	}
@@ -539,10 +538,10 @@ func ListStaleRuns(ctx context.Context, q sqlx.ExtContext, before time.Time, lim
 }
 
 // ListDueRetries returns pending retries whose time has come.
-func ListDueRetries(ctx context.Context, q sqlx.ExtContext, now time.Time, limit int) ([]ExecuteTask, error) {
+func ListDueRetries(ctx context.Context, q Querier, now time.Time, limit int) ([]ExecuteTask, error) {
 	var rs []ExecuteTask
 	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE status = ? AND retry_at <= ? ORDER BY retry_at LIMIT ?",
-		RunPending, dbTime(q, now), limit)
+		RunPending, q.Dialect().time(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list due retries: %w", err)
 	}
@@ -550,8 +549,8 @@ func ListDueRetries(ctx context.Context, q sqlx.ExtContext, now time.Time, limit
 }
 
 // ClaimPending starts a pending retry for owner, if no one else did.
-func ClaimPending(ctx context.Context, q sqlx.ExtContext, id int64, owner, host string, now time.Time) (bool, error) {
-	t := dbTime(q, now)
+func ClaimPending(ctx context.Context, q Querier, id int64, owner, host string, now time.Time) (bool, error) {
+	t := q.Dialect().time(now)
 	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, owner = ?, host = ?, started_at = ?, heartbeat_at = ? WHERE id = ? AND status = ?",
 		RunRunning, owner, host, t, t, id, RunPending)
 	if err != nil {
@@ -563,10 +562,10 @@ func ClaimPending(ctx context.Context, q sqlx.ExtContext, id int64, owner, host 
 
 // LastFires returns, per task, the latest fire time claimed (run or
 // recorded as missed), read from the unique key of execute_task.
-func LastFires(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int64]time.Time, error) {
+func LastFires(ctx context.Context, q Querier, taskIDs []int64) (map[int64]time.Time, error) {
 	out := map[int64]time.Time{}
 	for _, part := range chunks(taskIDs, inList) {
-		query, args, err := sqlx.In("SELECT task_id, MAX(scheduled_at) FROM execute_task"+fireIndex(q)+" WHERE task_id IN (?) GROUP BY task_id", part)
+		query, args, err := sqlx.In("SELECT task_id, MAX(scheduled_at) FROM execute_task"+q.Dialect().fireIndex+" WHERE task_id IN (?) GROUP BY task_id", part)
 		if err != nil {
 			return nil, err
 		}
@@ -597,7 +596,7 @@ func LastFires(ctx context.Context, q sqlx.ExtContext, taskIDs []int64) (map[int
 }
 
 // GetRun returns one row.
-func GetRun(ctx context.Context, q sqlx.ExtContext, id int64) (ExecuteTask, error) {
+func GetRun(ctx context.Context, q Querier, id int64) (ExecuteTask, error) {
 	var r ExecuteTask
 	err := sqlx.GetContext(ctx, q, &r, "SELECT "+executeTaskColumns+" FROM execute_task WHERE id = ?", id)
 	return r, err

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Migrate brings the database up to schema (the text of schema.sql):
@@ -15,18 +13,15 @@ import (
 // run at every start and on a database made by the original framework's
 // DDL. schema.sql is the one definition: on SQLite the same columns are
 // created with SQLite types.
-func Migrate(ctx context.Context, db *sqlx.DB, schema string) ([]string, error) {
+func Migrate(ctx context.Context, db *DB, schema string) ([]string, error) {
 	tables, err := parseSchema(schema)
 	if err != nil {
 		return nil, err
 	}
-	switch db.DriverName() {
-	case "mysql":
-		return migrateMySQL(ctx, db, tables)
-	case "sqlite":
+	if db.d.sqlite {
 		return migrateSQLite(ctx, db, tables)
 	}
-	return nil, fmt.Errorf("migrate: %w %q", ErrUnsupportedDriver, db.DriverName())
+	return migrateMySQL(ctx, db, tables)
 }
 
 type schemaTable struct {
@@ -80,7 +75,7 @@ func parseSchema(schema string) ([]schemaTable, error) {
 	return tables, nil
 }
 
-func migrateMySQL(ctx context.Context, db *sqlx.DB, tables []schemaTable) ([]string, error) {
+func migrateMySQL(ctx context.Context, db *DB, tables []schemaTable) ([]string, error) {
 	var done []string
 	for _, t := range tables {
 		var n int
@@ -129,7 +124,7 @@ func migrateMySQL(ctx context.Context, db *sqlx.DB, tables []schemaTable) ([]str
 	return done, nil
 }
 
-func migrateSQLite(ctx context.Context, db *sqlx.DB, tables []schemaTable) ([]string, error) {
+func migrateSQLite(ctx context.Context, db *DB, tables []schemaTable) ([]string, error) {
 	var done []string
 	for _, t := range tables {
 		var have []string

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"taskrunner/models"
 	"taskrunner/models/modelstest"
 )
@@ -24,7 +22,7 @@ type columnInfo struct {
 	Default  *string `db:"COLUMN_DEFAULT"`
 }
 
-func mysqlColumns(t *testing.T, db *sqlx.DB) map[string]columnInfo {
+func mysqlColumns(t *testing.T, db *models.DB) map[string]columnInfo {
 	t.Helper()
 	var cols []columnInfo
 	if err := db.Select(&cols, "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"); err != nil {
@@ -37,7 +35,7 @@ func mysqlColumns(t *testing.T, db *sqlx.DB) map[string]columnInfo {
 	return out
 }
 
-func mysqlIndexes(t *testing.T, db *sqlx.DB) []string {
+func mysqlIndexes(t *testing.T, db *models.DB) []string {
 	t.Helper()
 	var ix []string
 	if err := db.Select(&ix, "SELECT DISTINCT CONCAT(TABLE_NAME, '.', INDEX_NAME, ' unique=', 1-NON_UNIQUE) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1"); err != nil {
@@ -113,7 +111,7 @@ func TestMigrate_SQLiteIdempotent(t *testing.T) {
 	}
 }
 
-func insertTask(t *testing.T, db *sqlx.DB, key string) int64 {
+func insertTask(t *testing.T, db *models.DB, key string) int64 {
 	t.Helper()
 	id, err := models.InsertTask(context.Background(), db, models.Task{
 		Key: key, Desc: key, Func: "f", Trigger: "interval", Spec: "5", IsValid: 1,
@@ -126,7 +124,7 @@ func insertTask(t *testing.T, db *sqlx.DB, key string) int64 {
 
 // Two claimants asking for the same fires: each fire goes to exactly one.
 func TestClaimRuns(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		a, b := insertTask(t, db, "a"), insertTask(t, db, "b")
 		at := time.Date(2026, 1, 1, 0, 0, 5, 123456000, time.UTC)
@@ -149,11 +147,15 @@ func TestClaimRuns(t *testing.T) {
 		if first[0] == 0 || first[1] == 0 || second[0] != 0 || second[1] != 0 {
 			t.Fatalf("first claimant got %v, second %v; want all to the first", first, second)
 		}
-		ok, err := models.FinishRun(ctx, db, first[0], models.Finish{Status: models.RunSuccess, Output: "hi", FinishedAt: at.Add(time.Second), Duration: time.Second})
+		stale, err := models.FinishRun(ctx, db, models.Outcome{ID: first[0], Owner: "two", Attempt: 1, Finish: models.Finish{Status: models.RunFailed, FinishedAt: at}})
+		if err != nil || stale {
+			t.Fatalf("finish by a claimant that does not own the run: %v %v; want no change", stale, err)
+		}
+		ok, err := models.FinishRun(ctx, db, models.Outcome{ID: first[0], Owner: "one", Attempt: 1, Finish: models.Finish{Status: models.RunSuccess, Output: "hi", FinishedAt: at.Add(time.Second), Duration: time.Second}})
 		if err != nil || !ok {
 			t.Fatalf("finish: %v %v", ok, err)
 		}
-		again, err := models.FinishRun(ctx, db, first[0], models.Finish{Status: models.RunFailed, FinishedAt: at})
+		again, err := models.FinishRun(ctx, db, models.Outcome{ID: first[0], Owner: "one", Attempt: 1, Finish: models.Finish{Status: models.RunFailed, FinishedAt: at}})
 		if err != nil || again {
 			t.Fatalf("finishing a finished run: %v %v; want no change", again, err)
 		}
@@ -173,7 +175,7 @@ func modelstestID(id int64) string { return time.Unix(id, 0).UTC().Format("15040
 // The engine's own writes leave update_at alone, so a sync only sees
 // edits of the definition.
 func TestEngineWritesKeepUpdateAt(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		id := insertTask(t, db, "k")
 		// Age the row so a moved update_at would show.
@@ -221,7 +223,7 @@ func TestEngineWritesKeepUpdateAt(t *testing.T) {
 // of a dead replica started is read back from it, and the rows go once
 // their runs are recorded.
 func TestRunStart(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
 		ids := []int64{7, 3, 4, 5, 12, 9, 10, 11, 5}
@@ -268,7 +270,7 @@ func TestRunStart(t *testing.T) {
 // Outcomes are written in one statement per batch; a row closed meanwhile
 // (lost, cancelled) keeps what it says.
 func TestFinishRuns(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		a, b := insertTask(t, db, "a"), insertTask(t, db, "b")
 		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
@@ -283,8 +285,8 @@ func TestFinishRuns(t *testing.T) {
 			t.Fatalf("close: %v %v", ok, err)
 		}
 		err = models.FinishRuns(ctx, db, []models.Outcome{
-			{ID: ids[1], TaskID: b, TraceID: "tb", Finish: models.Finish{Status: models.RunSuccess, StartedAt: at, FinishedAt: at.Add(time.Second), Duration: time.Second}},
-			{ID: ids[0], TaskID: a, TraceID: "ta", Finish: models.Finish{Status: models.RunFailed, Error: "it broke", Output: "out", StartedAt: at.Add(time.Millisecond), FinishedAt: at.Add(2 * time.Second), Duration: 2 * time.Second}},
+			{ID: ids[1], TaskID: b, TraceID: "tb", Owner: "o", Attempt: 1, Finish: models.Finish{Status: models.RunSuccess, StartedAt: at, FinishedAt: at.Add(time.Second), Duration: time.Second}},
+			{ID: ids[0], TaskID: a, TraceID: "ta", Owner: "o", Attempt: 1, Finish: models.Finish{Status: models.RunFailed, Error: "it broke", Output: "out", StartedAt: at.Add(time.Millisecond), FinishedAt: at.Add(2 * time.Second), Duration: 2 * time.Second}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -308,7 +310,7 @@ func TestFinishRuns(t *testing.T) {
 // Text in a claim or an outcome is stored as given, whatever it holds:
 // plain words go in as literals, anything else as parameters.
 func TestClaimText(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
 		keys := []string{"plain_key-1.2:x/y@z", `it's a \ key`, "x'); DROP TABLE task; --", "任务 每天", ""}
@@ -323,7 +325,7 @@ func TestClaimText(t *testing.T) {
 		}
 		var outs []models.Outcome
 		for i, id := range ids {
-			outs = append(outs, models.Outcome{ID: id, TaskID: claims[i].TaskID, TraceID: claims[i].TraceID,
+			outs = append(outs, models.Outcome{ID: id, TaskID: claims[i].TaskID, TraceID: claims[i].TraceID, Owner: claims[i].Owner, Attempt: 1,
 				Finish: models.Finish{Status: models.RunFailed, Error: keys[i], Output: "out: " + keys[i], FinishedAt: at}})
 		}
 		if err := models.FinishRuns(ctx, db, outs); err != nil {

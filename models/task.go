@@ -66,7 +66,7 @@ const taskColumns = "id, task_key, `desc`, execute_func, `trigger`, spec, args, 
 	"create_at, update_at, applied_spec, sched_error, next_fire_at, last_fire_at, last_status, last_error"
 
 // ListTasks returns every row, in id order.
-func ListTasks(ctx context.Context, q sqlx.ExtContext) ([]Task, error) {
+func ListTasks(ctx context.Context, q Querier) ([]Task, error) {
 	var ts []Task
 	err := sqlx.SelectContext(ctx, q, &ts, "SELECT "+taskColumns+" FROM task ORDER BY id")
 	return ts, err
@@ -74,15 +74,15 @@ func ListTasks(ctx context.Context, q sqlx.ExtContext) ([]Task, error) {
 
 // ListTasksUpdatedSince returns the rows whose update_at is at or after t.
 // It reads the update_at index only, so an idle table costs almost nothing.
-func ListTasksUpdatedSince(ctx context.Context, q sqlx.ExtContext, t time.Time) ([]Task, error) {
+func ListTasksUpdatedSince(ctx context.Context, q Querier, t time.Time) ([]Task, error) {
 	var ts []Task
 	err := sqlx.SelectContext(ctx, q, &ts,
-		"SELECT "+taskColumns+" FROM task WHERE update_at >= ? ORDER BY id", dbTime(q, t))
+		"SELECT "+taskColumns+" FROM task WHERE update_at >= ? ORDER BY id", q.Dialect().time(t))
 	return ts, err
 }
 
 // GetTask returns one row, or ErrTaskNotFound.
-func GetTask(ctx context.Context, q sqlx.ExtContext, id int64) (Task, error) {
+func GetTask(ctx context.Context, q Querier, id int64) (Task, error) {
 	var t Task
 	err := sqlx.GetContext(ctx, q, &t, "SELECT "+taskColumns+" FROM task WHERE id = ?", id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -92,7 +92,7 @@ func GetTask(ctx context.Context, q sqlx.ExtContext, id int64) (Task, error) {
 }
 
 // ListTasksByID returns the given rows, in id order.
-func ListTasksByID(ctx context.Context, q sqlx.ExtContext, ids []int64) ([]Task, error) {
+func ListTasksByID(ctx context.Context, q Querier, ids []int64) ([]Task, error) {
 	var out []Task
 	for _, part := range chunks(ids, inList) {
 		var ts []Task
@@ -111,15 +111,12 @@ type TaskStats struct {
 }
 
 // GetTaskStats counts the rows and reads the database's clock.
-func GetTaskStats(ctx context.Context, q sqlx.ExtContext) (TaskStats, error) {
+func GetTaskStats(ctx context.Context, q Querier) (TaskStats, error) {
 	var (
 		st  TaskStats
 		now any
 	)
-	query := "SELECT COUNT(*), UTC_TIMESTAMP() FROM task"
-	if isSQLite(q) {
-		query = "SELECT COUNT(*), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM task"
-	}
+	query := "SELECT COUNT(*), " + q.Dialect().nowUTC + " FROM task"
 	if err := q.QueryRowxContext(ctx, query).Scan(&st.Count, &now); err != nil {
 		return st, err
 	}
@@ -129,7 +126,7 @@ func GetTaskStats(ctx context.Context, q sqlx.ExtContext) (TaskStats, error) {
 }
 
 // ListTaskIDs returns every id, in order.
-func ListTaskIDs(ctx context.Context, q sqlx.ExtContext) ([]int64, error) {
+func ListTaskIDs(ctx context.Context, q Querier) ([]int64, error) {
 	var ids []int64
 	err := sqlx.SelectContext(ctx, q, &ids, "SELECT id FROM task ORDER BY id")
 	return ids, err
@@ -144,11 +141,11 @@ type TaskState struct {
 }
 
 // SetTaskState writes the same state to all ids, in batches.
-func SetTaskState(ctx context.Context, q sqlx.ExtContext, ids []int64, st TaskState) error {
+func SetTaskState(ctx context.Context, q Querier, ids []int64, st TaskState) error {
 	for _, part := range chunks(ids, inList) {
-		query := updateIgnore(q) + " task SET status = ?, applied_spec = ?, sched_error = ?, next_fire_at = ?" +
-			keepUpdateAt(q) + " WHERE id IN (?)"
-		if err := execIn(ctx, q, query, st.Status, st.AppliedSpec, truncate(st.SchedError, 1024), dbNullTime(q, st.NextFireAt), part); err != nil {
+		query := "UPDATE task SET status = ?, applied_spec = ?, sched_error = ?, next_fire_at = ?" +
+			q.Dialect().keepUpdateAt + " WHERE id IN (?)"
+		if _, err := execIn(ctx, q, query, st.Status, st.AppliedSpec, truncate(st.SchedError, 1024), q.Dialect().nullTime(st.NextFireAt), part); err != nil {
 			return fmt.Errorf("set state of %d tasks: %w", len(part), err)
 		}
 	}
@@ -157,7 +154,7 @@ func SetTaskState(ctx context.Context, q sqlx.ExtContext, ids []int64, st TaskSt
 
 // MarkTasksFired records a claimed fire on its tasks: the fire time, the
 // next one, and, with doing, status doing.
-func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, next time.Time, doing bool) error {
+func MarkTasksFired(ctx context.Context, q Querier, ids []int64, fired, next time.Time, doing bool) error {
 	status := "status"
 	if doing {
 		status = "'" + TaskDoing + "'"
@@ -165,11 +162,11 @@ func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, 
 	for _, part := range chunks(ids, inList) {
 		// last_fire_at only moves forward: a catch-up of an old fire time
 		// must not make older fires look missed.
-		f := dbTime(q, fired)
-		query := updateIgnore(q) + " task SET status = " + status + ", " +
+		f := q.Dialect().time(fired)
+		query := "UPDATE task SET status = " + status + ", " +
 			"last_fire_at = CASE WHEN last_fire_at IS NULL OR last_fire_at < ? THEN ? ELSE last_fire_at END, " +
-			"next_fire_at = ?" + keepUpdateAt(q) + " WHERE id IN (?)"
-		if err := execIn(ctx, q, query, f, f, dbNullTime(q, next), part); err != nil {
+			"next_fire_at = ?" + q.Dialect().keepUpdateAt + " WHERE id IN (?)"
+		if _, err := execIn(ctx, q, query, f, f, q.Dialect().nullTime(next), part); err != nil {
 			return fmt.Errorf("mark %d tasks fired: %w", len(part), err)
 		}
 	}
@@ -178,9 +175,9 @@ func MarkTasksFired(ctx context.Context, q sqlx.ExtContext, ids []int64, fired, 
 
 // FinishTaskRun records the outcome of a run on its task. status is the
 // task status to return to (ready, or done for a finished date task).
-func FinishTaskRun(ctx context.Context, q sqlx.ExtContext, id int64, status, runStatus, runError string) error {
-	_, err := q.ExecContext(ctx, updateIgnore(q)+" task SET status = ?, last_status = ?, last_error = ?"+
-		keepUpdateAt(q)+" WHERE id = ? AND status = ?",
+func FinishTaskRun(ctx context.Context, q Querier, id int64, status, runStatus, runError string) error {
+	_, err := q.ExecContext(ctx, "UPDATE task SET status = ?, last_status = ?, last_error = ?"+
+		q.Dialect().keepUpdateAt+" WHERE id = ? AND status = ?",
 		status, runStatus, runError, id, TaskDoing)
 	if err != nil {
 		return fmt.Errorf("finish run of task %d: %w", id, err)
@@ -196,20 +193,17 @@ type TaskOutcome struct {
 // FinishTaskRuns is FinishTaskRun for many runs: one statement per
 // distinct outcome, and rows that already say it are not written (a task
 // that keeps succeeding costs a read, not a write).
-func FinishTaskRuns(ctx context.Context, q sqlx.ExtContext, byOutcome map[TaskOutcome][]int64) error {
-	nullSafeEq := "<=>"
-	if isSQLite(q) {
-		nullSafeEq = "IS"
-	}
+func FinishTaskRuns(ctx context.Context, q Querier, byOutcome map[TaskOutcome][]int64) error {
+	nullSafeEq := q.Dialect().nullSafeEq
 	for o, ids := range byOutcome {
 		for _, part := range chunks(ids, inList) {
 			var errText any
 			if o.RunError != "" {
 				errText = o.RunError
 			}
-			query := updateIgnore(q) + " task SET status = CASE WHEN status = ? THEN ? ELSE status END, last_status = ?, last_error = ?" +
-				keepUpdateAt(q) + " WHERE id IN (?) AND (status = ? OR last_status <> ? OR NOT (last_error " + nullSafeEq + " ?))"
-			if err := execIn(ctx, q, query, TaskDoing, o.Status, o.RunStatus, errText, part, TaskDoing, o.RunStatus, errText); err != nil {
+			query := "UPDATE task SET status = CASE WHEN status = ? THEN ? ELSE status END, last_status = ?, last_error = ?" +
+				q.Dialect().keepUpdateAt + " WHERE id IN (?) AND (status = ? OR last_status <> ? OR NOT (last_error " + nullSafeEq + " ?))"
+			if _, err := execIn(ctx, q, query, TaskDoing, o.Status, o.RunStatus, errText, part, TaskDoing, o.RunStatus, errText); err != nil {
 				return fmt.Errorf("finish runs of %d tasks: %w", len(part), err)
 			}
 		}
@@ -219,7 +213,7 @@ func FinishTaskRuns(ctx context.Context, q sqlx.ExtContext, byOutcome map[TaskOu
 
 // InsertTask inserts a row and returns its id. The engine never calls it;
 // it is for the sample rows, tests and the operator surfaces.
-func InsertTask(ctx context.Context, q sqlx.ExtContext, t Task) (int64, error) {
+func InsertTask(ctx context.Context, q Querier, t Task) (int64, error) {
 	if t.Extra == "" {
 		t.Extra = "{}"
 	}
@@ -236,7 +230,7 @@ func InsertTask(ctx context.Context, q sqlx.ExtContext, t Task) (int64, error) {
 }
 
 // InsertTasks inserts rows in statements of 500 (for bulk loads).
-func InsertTasks(ctx context.Context, q sqlx.ExtContext, ts []Task) error {
+func InsertTasks(ctx context.Context, q Querier, ts []Task) error {
 	for _, part := range chunks(ts, 500) {
 		var sb strings.Builder
 		args := make([]any, 0, len(part)*9)

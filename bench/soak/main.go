@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jmoiron/sqlx"
 
 	"taskrunner/libs/mysqlpool"
 	"taskrunner/models"
@@ -77,7 +76,11 @@ func run(dsn, dbName string, duration time.Duration, replicas, tasks int, killMi
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return fmt.Errorf("migrate: %v\n%s", err, out)
 	}
-	db, err := mysqlpool.Open(ctx, mysqlpool.Config{DSN: dbDSN, MaxOpenConns: 4})
+	pool, err := mysqlpool.Open(ctx, mysqlpool.Config{DSN: dbDSN, MaxOpenConns: 4})
+	if err != nil {
+		return err
+	}
+	db, err := models.Open(pool)
 	if err != nil {
 		return err
 	}
@@ -134,7 +137,7 @@ func run(dsn, dbName string, duration time.Duration, replicas, tasks int, killMi
 
 // report counts pairs over the fire times from 5 s after the start to 5 s
 // before the end, when every replica had had time to start.
-func report(ctx context.Context, db *sqlx.DB, tasks int, began, ended time.Time, kills int) error {
+func report(ctx context.Context, db *models.DB, tasks int, began, ended time.Time, kills int) error {
 	from, to := began.Add(5*time.Second).Truncate(time.Second), ended.Add(-5*time.Second).Truncate(time.Second)
 	seconds := int(to.Sub(from)/time.Second) + 1
 	var ran, runsTwice, lost, requeued, statuses int

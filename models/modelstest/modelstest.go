@@ -94,18 +94,28 @@ func EmptyMySQL(t testing.TB) mysqlpool.Config {
 }
 
 // Open opens a pool on cfg, closed at cleanup.
-func Open(t testing.TB, cfg mysqlpool.Config) *sqlx.DB {
+func Open(t testing.TB, cfg mysqlpool.Config) *models.DB {
 	t.Helper()
 	db, err := mysqlpool.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return wrap(t, db)
+}
+
+// wrap gives a pool its dialect.
+func wrap(t testing.TB, db *sqlx.DB) *models.DB {
+	t.Helper()
+	m, err := models.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // MySQL returns a pool on a new database migrated to schema.sql.
-func MySQL(t testing.TB) *sqlx.DB {
+func MySQL(t testing.TB) *models.DB {
 	t.Helper()
 	db := Open(t, EmptyMySQL(t))
 	migrate(t, db)
@@ -114,24 +124,24 @@ func MySQL(t testing.TB) *sqlx.DB {
 
 // Pools returns n separate pools on one new migrated database, as n
 // replicas would have: MySQL when kind is "mysql", else SQLite.
-func Pools(t testing.TB, kind string, n int) []*sqlx.DB {
+func Pools(t testing.TB, kind string, n int) []*models.DB {
 	t.Helper()
-	var open func() *sqlx.DB
+	var open func() *models.DB
 	if kind == "mysql" {
 		cfg := EmptyMySQL(t)
-		open = func() *sqlx.DB { return Open(t, cfg) }
+		open = func() *models.DB { return Open(t, cfg) }
 	} else {
 		path := filepath.Join(t.TempDir(), "taskrunner.db")
-		open = func() *sqlx.DB {
+		open = func() *models.DB {
 			db, err := sqlitedb.Open(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = db.Close() })
-			return db
+			return wrap(t, db)
 		}
 	}
-	pools := make([]*sqlx.DB, n)
+	pools := make([]*models.DB, n)
 	for i := range pools {
 		pools[i] = open()
 	}
@@ -148,18 +158,19 @@ func EachKind(t *testing.T, f func(t *testing.T, kind string)) {
 }
 
 // SQLite returns a new SQLite database migrated to schema.sql.
-func SQLite(t testing.TB) *sqlx.DB {
+func SQLite(t testing.TB) *models.DB {
 	t.Helper()
 	db, err := sqlitedb.Open(context.Background(), filepath.Join(t.TempDir(), "taskrunner.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	migrate(t, db)
-	return db
+	m := wrap(t, db)
+	migrate(t, m)
+	return m
 }
 
-func migrate(t testing.TB, db *sqlx.DB) {
+func migrate(t testing.TB, db *models.DB) {
 	t.Helper()
 	if _, err := models.Migrate(context.Background(), db, Schema(t)); err != nil {
 		t.Fatal(err)
@@ -167,7 +178,7 @@ func migrate(t testing.TB, db *sqlx.DB) {
 }
 
 // Each runs f as a subtest on MySQL and on SQLite.
-func Each(t *testing.T, f func(t *testing.T, db *sqlx.DB)) {
+func Each(t *testing.T, f func(t *testing.T, db *models.DB)) {
 	t.Helper()
 	for _, kind := range []string{"mysql", "sqlite"} {
 		t.Run(kind, func(t *testing.T) {
@@ -181,7 +192,7 @@ func Each(t *testing.T, f func(t *testing.T, db *sqlx.DB)) {
 }
 
 // Exec runs statements separated by ";\n" (a .sql file), failing the test on error.
-func Exec(t testing.TB, db *sqlx.DB, script string) {
+func Exec(t testing.TB, db *models.DB, script string) {
 	t.Helper()
 	for _, stmt := range strings.Split(script, ";\n") {
 		if strings.TrimSpace(stmt) == "" || strings.HasPrefix(strings.TrimSpace(stmt), "--") && !strings.Contains(stmt, "\n") {

@@ -26,7 +26,6 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/jonboulle/clockwork"
 
 	"taskrunner/libs/trigger"
@@ -99,7 +98,7 @@ func WithExecutor(x Executor) Option { return func(e *Engine) { e.exec = x } }
 // Engine is the scheduler daemon's core. Create it with New.
 type Engine struct {
 	cfg    Config
-	db     *sqlx.DB
+	db     *models.DB
 	reg    *tasks.Registry
 	log    *slog.Logger
 	clock  clockwork.Clock
@@ -142,7 +141,7 @@ type entry struct {
 
 // New builds an engine on db. Nothing runs until Run (or SyncOnce and a
 // started scheduler in tests).
-func New(cfg Config, db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, opts ...Option) (*Engine, error) {
+func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts ...Option) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg.withDefaults(), db: db, reg: reg, log: log.With("component", "engine"),
 		clock:   clockwork.NewRealClock(),
@@ -482,7 +481,7 @@ func (e *Engine) commit(ctx context.Context, ch *changes) error {
 // writeBack writes the rows' new state in one transaction: one commit for
 // all the rows a sync changed.
 func (e *Engine) writeBack(ctx context.Context, writes map[models.TaskState][]int64) error {
-	tx, err := e.db.BeginTxx(ctx, nil)
+	tx, err := e.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/jonboulle/clockwork"
 
 	"taskrunner/libs/phrase"
@@ -29,7 +28,7 @@ var start = time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
 
 type harness struct {
 	t     *testing.T
-	db    *sqlx.DB
+	db    *models.DB
 	clock *clockwork.FakeClock
 	e     *Engine
 	runs  chan recordedRun
@@ -70,14 +69,14 @@ type pair struct {
 	Word string
 }
 
-func setup(t *testing.T, db *sqlx.DB) *harness {
+func setup(t *testing.T, db *models.DB) *harness {
 	t.Helper()
 	return setupClock(t, db, clockwork.NewFakeClockAt(start))
 }
 
 // setupClock builds an engine on clock; engines sharing a clock are
 // replicas seeing the same instants.
-func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness {
+func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock) *harness {
 	t.Helper()
 	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000), fires: make(chan time.Time, 1000),
 		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100)}
@@ -242,7 +241,7 @@ func (h *harness) history(taskID int64) []models.ExecuteTask {
 }
 
 func TestEngine_IntervalTaskRuns(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id := h.insert("tick", "interval", "5", "record", "1,2,3", "")
 		rep := h.sync()
@@ -302,7 +301,7 @@ func TestEngine_IntervalTaskRuns(t *testing.T) {
 // Any field of the row may change; the change applies at the next sync,
 // and a sync with nothing changed does nothing.
 func TestEngine_EditsApply(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id := h.insert("edit", "interval", "5", "record", "1", "")
 		h.sync()
@@ -350,7 +349,7 @@ func TestEngine_EditsApply(t *testing.T) {
 }
 
 func TestEngine_BadRowsSayWhy(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		good := h.insert("good", "interval", "5", "record", "", "")
 		bad := map[string]struct {
@@ -414,7 +413,7 @@ func TestEngine_BadRowsSayWhy(t *testing.T) {
 }
 
 func TestEngine_FailuresAreRecorded(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		boom := h.insert("boom", "interval", "5", "boom", "", "")
 		fail := h.insert("fail", "interval", "5", "fail", "", "")
@@ -444,7 +443,7 @@ func TestEngine_FailuresAreRecorded(t *testing.T) {
 // A one-shot date runs once; a second engine on the same table (a
 // restart) does not run it again.
 func TestEngine_DateRunsOnce(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id := h.insert("once", "date", "2026-01-01 00:00:03, 2026-01-01 00:00:06", "record", "", "")
 		h.sync()
@@ -478,7 +477,7 @@ func TestEngine_DateRunsOnce(t *testing.T) {
 
 // Two engines on one table: each fire runs once.
 func TestEngine_ReplicasClaimOnce(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		a := setup(t, db)
 		b := setupClock(t, db, a.clock)
 		const n = 20
@@ -524,7 +523,7 @@ func TestEngine_ReplicasClaimOnce(t *testing.T) {
 }
 
 func TestEngine_Timeout(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		// "block" ignores its context: it is recorded as timed out all the
 		// same, after the grace period, and the engine does not wait on it.
@@ -545,7 +544,7 @@ func TestEngine_Timeout(t *testing.T) {
 }
 
 func TestEngine_ShutdownInterruptsRuns(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		h.e.cfg.ShutdownTimeout = 100 * time.Millisecond
 		h.e.runner.timeoutGrace = 100 * time.Millisecond
@@ -569,7 +568,7 @@ func TestEngine_ShutdownInterruptsRuns(t *testing.T) {
 // written back; a phrase not understood is refused with the parser's words.
 func TestEngine_TextTrigger(t *testing.T) {
 	trigger.SetTextFunc(phrase.Parse)
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		ok := h.insert("words", "text", "每5秒", "record", "", "")
 		bad := h.insert("mumble", "text", "每天xx点", "record", "", "")
@@ -589,7 +588,7 @@ func TestEngine_TextTrigger(t *testing.T) {
 
 // Editing or disabling a row while it runs does not touch the run.
 func TestEngine_EditDoesNotInterruptARun(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		h.e.cfg.ShutdownTimeout = 100 * time.Millisecond // the run is still going at cleanup
 		id := h.insert("busy", "interval", "5", "wait", "", "")
@@ -615,7 +614,7 @@ func TestEngine_EditDoesNotInterruptARun(t *testing.T) {
 // the next second, at the claim point as usual: gocron would time its
 // first run a period later (its DST check compares times to the second).
 func TestEngine_NewScheduleClaimsFirstFireOnTime(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db) // 00:00:01.000
 		h.e.cfg.ClaimAhead = 500 * time.Millisecond
 		id := h.insert("every", "cron", "* * * * * *", "record", "", `{"overlap":"allow"}`)

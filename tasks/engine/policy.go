@@ -129,7 +129,7 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 		}
 		m := members[i]
 		done = append(done, e.exec.Execute(ctx, Job{
-			ExecID: id, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args,
+			ExecID: id, Owner: e.owner, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args,
 			TraceID: claims[i].TraceID, ScheduledAt: at, Attempt: 1, Timeout: time.Duration(m.opts.Timeout),
 			DoneStatus: doneStatus, Start: gate,
 		}))
@@ -596,7 +596,7 @@ func (e *Engine) startDueRetries(ctx context.Context) error {
 			doneStatus = models.TaskDone
 		}
 		e.exec.Execute(ctx, Job{
-			ExecID: r.ID, TaskID: r.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: ent.args,
+			ExecID: r.ID, Owner: e.owner, TaskID: r.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: ent.args,
 			TraceID: r.TraceID, ScheduledAt: r.ScheduledAt.Time, Attempt: r.Attempt, FirstID: r.FirstID.Int64,
 			Timeout: time.Duration(ent.opts.Timeout), DoneStatus: doneStatus,
 		})

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/jonboulle/clockwork"
 
 	"taskrunner/models"
@@ -113,7 +112,7 @@ func TestReplicas_KilledOwnerRunIsLostAndRetried(t *testing.T) {
 // All replicas down across several fire times, then one starts: each
 // misfire policy does what it says, and skipped fires are recorded.
 func TestDowntime_MisfirePolicies(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		a := setup(t, db)
 		ids := map[string]int64{}
 		for _, p := range []string{"skip", "once", "all"} {
@@ -164,7 +163,7 @@ func TestDowntime_MisfirePolicies(t *testing.T) {
 // A fire that comes while a run is going: forbid skips it, replace
 // cancels the old run, allow runs both up to max_parallel.
 func TestOverlapPolicies(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		forbid := h.insert("forbid", "interval", "5", "wait", "", "")
 		h.sync()
@@ -204,7 +203,7 @@ func TestOverlapPolicies(t *testing.T) {
 // A failure is retried max_retries times, each attempt its own row linked
 // to the first; NoRetry stops it.
 func TestRetries(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		fail := h.insert("fail", "interval", "60", "fail", "", `{"max_retries":2,"retry_delay":"2s","retry_backoff":"fixed"}`)
 		final := h.insert("final", "interval", "60", "noretry", "", `{"max_retries":2}`)
@@ -245,7 +244,7 @@ func TestRetryDelay(t *testing.T) {
 // A daily task in a DST zone runs once on each transition day, driven by
 // a fake clock.
 func TestDST_DailyTaskOncePerDay(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ny, err := time.LoadLocation("America/New_York")
 		must(t, err)
 		for _, c := range []struct {
@@ -320,7 +319,7 @@ func TestReplicas_ClockSkew(t *testing.T) {
 // fires once: fire times within misfire_grace still run, older ones
 // follow the misfire policy.
 func TestStall_LateFiresWithinGraceRun(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		patient := h.insert("patient", "cron", "* * * * * *", "record", "", `{"overlap":"allow","misfire_grace":"10s"}`)
 		strict := h.insert("strict", "cron", "* * * * * *", "record", "", `{"overlap":"allow","misfire_grace":"1s"}`)
@@ -354,7 +353,7 @@ func (h *harness) deadClaim(key string) (taskID int64, at time.Time, execID int6
 // A replica that claimed a fire ahead of its time and died before
 // starting it: nothing ran, so another replica runs it, still attempt 1.
 func TestReplicas_ClaimedNotStartedIsRequeued(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id, at, _ := h.deadClaim("orphan")
 		h.sync()
@@ -376,7 +375,7 @@ func TestReplicas_ClaimedNotStartedIsRequeued(t *testing.T) {
 // died before recording them: they may have run, so they are lost, not
 // run again; the run_start row goes once nothing of it is running.
 func TestReplicas_StartedNotRecordedIsLost(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id, at, execID := h.deadClaim("gone")
 		_, err := models.StartRuns(t.Context(), db, "dead", []int64{execID}, at)
@@ -427,7 +426,7 @@ func TestReplicas_LongRunKeepsItsLease(t *testing.T) {
 
 // A fire's run_start row is deleted once its runs are recorded.
 func TestRunStartDeletedAfterRuns(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		h.insert("a", "interval", "5", "record", "", "")
 		h.insert("b", "interval", "5", "record", "", "")
@@ -483,7 +482,7 @@ func TestReplicas_ReplaceCancelsAnotherReplicasRun(t *testing.T) {
 // claimed: at start, a slow first claim let the group's timer hand out the
 // next fires, and the catch-up that ran meanwhile claimed them too.
 func TestCatchUp_SkipsFiresOnTheirWay(t *testing.T) {
-	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id := h.insert("every", "cron", "* * * * * *", "record", "", `{"overlap":"allow","misfire":"all","misfire_grace":"1h"}`)
 		h.sync()

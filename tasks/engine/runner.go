@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/jonboulle/clockwork"
 
 	"taskrunner/models"
@@ -29,7 +28,8 @@ type Job struct {
 	TraceID     string
 	ScheduledAt time.Time
 	Attempt     int
-	FirstID     int64 // execute_task id of attempt 1; 0 for attempt 1 itself
+	FirstID     int64  // execute_task id of attempt 1; 0 for attempt 1 itself
+	Owner       string // the replica that claimed it: only its outcome is recorded
 	Timeout     time.Duration
 	// DoneStatus is the task status once this run ends: ready, or done
 	// for the last fire of a date task.
@@ -50,7 +50,7 @@ type Executor interface {
 // Runner executes jobs in-process and records their outcome. It bounds
 // how many run at once, and it is what a queue worker runs as well.
 type Runner struct {
-	db          *sqlx.DB
+	db          *models.DB
 	reg         *tasks.Registry
 	log         *slog.Logger
 	clock       clockwork.Clock
@@ -122,7 +122,7 @@ type runState struct {
 }
 
 // NewRunner returns a runner that runs at most maxConcurrent jobs at once.
-func NewRunner(db *sqlx.DB, reg *tasks.Registry, log *slog.Logger, clock clockwork.Clock, maxConcurrent, outputLimit int) *Runner {
+func NewRunner(db *models.DB, reg *tasks.Registry, log *slog.Logger, clock clockwork.Clock, maxConcurrent, outputLimit int) *Runner {
 	r := &Runner{
 		db: db, reg: reg, log: log, clock: clock, outputLimit: outputLimit, timeoutGrace: time.Second,
 		sem:      make(chan struct{}, maxConcurrent),
@@ -447,7 +447,7 @@ func (r *Runner) flush(batch []outcome) {
 	rows := make([]models.Outcome, len(batch))
 	byOutcome := map[models.TaskOutcome][]int64{}
 	for i, o := range batch {
-		rows[i] = models.Outcome{ID: o.job.ExecID, TaskID: o.job.TaskID, TraceID: o.job.TraceID, Finish: o.f}
+		rows[i] = models.Outcome{ID: o.job.ExecID, TaskID: o.job.TaskID, TraceID: o.job.TraceID, Owner: o.job.Owner, Attempt: o.job.Attempt, Finish: o.f}
 		k := models.TaskOutcome{Status: o.job.DoneStatus, RunStatus: o.f.Status, RunError: o.f.Error}
 		byOutcome[k] = append(byOutcome[k], o.job.TaskID)
 	}
@@ -505,7 +505,7 @@ func (r *Runner) Wait(ctx context.Context) int {
 	for _, a := range cut {
 		if _, still := r.active[a.job.ExecID]; still {
 			f := models.Finish{Status: models.RunInterrupted, Error: errShutdown.Error() + "; the function did not return", FinishedAt: r.clock.Now()}
-			if _, err := models.FinishRun(context.Background(), r.db, a.job.ExecID, f); err != nil {
+			if _, err := models.FinishRun(context.Background(), r.db, models.Outcome{ID: a.job.ExecID, Owner: a.job.Owner, Attempt: a.job.Attempt, Finish: f}); err != nil {
 				r.log.Error("record interrupted run", "task_key", a.job.TaskKey, "trace_id", a.job.TraceID, "error", err)
 			}
 		}
