@@ -345,3 +345,71 @@ func TestSource_Wrap(t *testing.T) {
 		t.Error("Wrap lost the wrapped error")
 	}
 }
+
+// Policy is embedded in schedulerConf the way engine.Defaults is embedded
+// in engine.Config: its keys belong to the enclosing table.
+type Policy struct {
+	Misfire string        `toml:"misfire"`
+	Grace   time.Duration `toml:"grace"`
+}
+
+type schedulerConf struct {
+	Sync time.Duration `toml:"sync"`
+	Policy
+	Zone *time.Location `toml:"-"`
+}
+
+type embedConf struct {
+	Scheduler schedulerConf `toml:"scheduler"`
+}
+
+func TestLoad_EmbeddedStruct(t *testing.T) {
+	fresh := func() embedConf {
+		return embedConf{Scheduler: schedulerConf{Sync: time.Second, Policy: Policy{Misfire: "skip", Grace: 10 * time.Second}}}
+	}
+	t.Run("file keys are flat", func(t *testing.T) {
+		path := setup(t, "[scheduler]\nsync = \"2s\"\nmisfire = \"all\"\n")
+		got := fresh()
+		if _, err := LoadSource(path, "", &got); err != nil {
+			t.Fatal(err)
+		}
+		want := fresh()
+		want.Scheduler.Sync, want.Scheduler.Misfire = 2*time.Second, "all"
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got  %+v\nwant %+v", got, want)
+		}
+	})
+	t.Run("env overrides", func(t *testing.T) {
+		t.Setenv("TOMLCONFTEST_SCHEDULER_MISFIRE", "once")
+		t.Setenv("TOMLCONFTEST_SCHEDULER_GRACE", "3s")
+		path := setup(t, "[scheduler]\nmisfire = \"all\"\n")
+		got := fresh()
+		src, err := LoadSource(path, "TOMLCONFTEST", &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Scheduler.Misfire != "once" || got.Scheduler.Grace != 3*time.Second {
+			t.Errorf("got %+v", got.Scheduler)
+		}
+		if src.Env["scheduler.misfire"] != "TOMLCONFTEST_SCHEDULER_MISFIRE" || src.Env["scheduler.grace"] != "TOMLCONFTEST_SCHEDULER_GRACE" {
+			t.Errorf("Source.Env = %v", src.Env)
+		}
+	})
+	errs := []struct{ name, body, want string }{
+		{"bad type", "[scheduler]\nmisfire = 1\n", `FILE:2: key "scheduler.misfire": want a string, got 1`},
+		{"integer for duration", "[scheduler]\ngrace = 10\n",
+			`FILE: key "scheduler.grace": want a duration string like "10s", got 10 (a bare integer would be nanoseconds)`},
+		{"embedded name is not a table", "[scheduler.Policy]\nmisfire = \"all\"\n", `FILE: unknown key "scheduler.Policy"`},
+		{"tag \"-\" is not a key", "[scheduler]\nzone = \"UTC\"\n", `FILE: unknown key "scheduler.zone"`},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			path := setup(t, tt.body)
+			c := fresh()
+			_, err := LoadSource(path, "", &c)
+			if want := strings.ReplaceAll(tt.want, "FILE", path); err == nil || err.Error() != want {
+				t.Fatalf("err = %v\nwant  %s", err, want)
+			}
+		})
+	}
+}
