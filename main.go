@@ -103,11 +103,11 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 	s := cfg.Common.Scheduler
-	eng, err := engine.New(engine.Config{
-		SyncInterval: s.SyncInterval, FullSyncInterval: s.FullSyncInterval, ShutdownTimeout: s.ShutdownTimeout,
-		MaxConcurrentRuns: s.MaxConcurrentRuns, OutputLimit: s.OutputLimit, Location: cfg.Location, Lease: s.Lease, ClaimAhead: s.ClaimAhead,
-		Defaults: engine.Defaults{Misfire: s.Misfire, MisfireGrace: s.MisfireGrace, MisfireMax: s.MisfireMax, Overlap: s.Overlap},
-	}, db, reg, log)
+	ec := engine.DefaultConfig()
+	ec.SyncInterval, ec.FullSyncInterval, ec.ShutdownTimeout = s.SyncInterval, s.FullSyncInterval, s.ShutdownTimeout
+	ec.MaxConcurrentRuns, ec.OutputLimit, ec.Location, ec.Lease, ec.ClaimAhead = s.MaxConcurrentRuns, s.OutputLimit, cfg.Location, s.Lease, s.ClaimAhead
+	ec.Defaults = engine.Defaults{Misfire: s.Misfire, MisfireGrace: s.MisfireGrace, MisfireMax: s.MisfireMax, Overlap: s.Overlap}
+	eng, err := engine.New(ec, db, reg, log)
 	if err != nil {
 		return err
 	}

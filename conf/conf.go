@@ -34,7 +34,7 @@ type Scheduler struct {
 	FullSyncInterval  time.Duration `toml:"full_sync_interval"`  // Defaults to 5m.
 	ShutdownTimeout   time.Duration `toml:"shutdown_timeout"`    // Defaults to 30s.
 	MaxConcurrentRuns int           `toml:"max_concurrent_runs"` // Defaults to 1000.
-	OutputLimit       int           `toml:"output_limit"`        // Defaults to 65536.
+	OutputLimit       int           `toml:"output_limit"`        // Defaults to 65535.
 	Lease             time.Duration `toml:"lease"`               // Defaults to 30s.
 	Misfire           string        `toml:"misfire"`             // skip, once or all. Defaults to skip.
 	MisfireGrace      time.Duration `toml:"misfire_grace"`       // Defaults to 10s.
@@ -64,7 +64,7 @@ func defaults() Config {
 		Common: Common{
 			App: App{Name: "taskrunner", Timezone: "UTC", Database: "sqlite", SQLitePath: "taskrunner.db", MigrateOnStart: true},
 			Scheduler: Scheduler{SyncInterval: 10 * time.Second, FullSyncInterval: 5 * time.Minute, ShutdownTimeout: 30 * time.Second,
-				MaxConcurrentRuns: 1000, OutputLimit: 64 << 10, Lease: 30 * time.Second,
+				MaxConcurrentRuns: 1000, OutputLimit: 65535, Lease: 30 * time.Second,
 				Misfire: "skip", MisfireGrace: 10 * time.Second, MisfireMax: 100, Overlap: "forbid",
 				ClaimAhead: 800 * time.Millisecond},
 		},
