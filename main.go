@@ -102,16 +102,11 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	s := cfg.Common.Scheduler
-	ec := engine.DefaultConfig()
-	ec.SyncInterval, ec.FullSyncInterval, ec.ShutdownTimeout = s.SyncInterval, s.FullSyncInterval, s.ShutdownTimeout
-	ec.MaxConcurrentRuns, ec.OutputLimit, ec.Location, ec.Lease, ec.ClaimAhead = s.MaxConcurrentRuns, s.OutputLimit, cfg.Location, s.Lease, s.ClaimAhead
-	ec.Defaults = engine.Defaults{Misfire: s.Misfire, MisfireGrace: s.MisfireGrace, MisfireMax: s.MisfireMax, Overlap: s.Overlap}
-	eng, err := engine.New(ec, db, reg, log)
+	eng, err := engine.New(cfg.Common.Scheduler, db, reg, log)
 	if err != nil {
 		return err
 	}
-	log.Info("started", "database", cfg.Common.App.Database, "functions", reg.Names(), "sync_interval", s.SyncInterval)
+	log.Info("started", "database", cfg.Common.App.Database, "functions", reg.Names(), "sync_interval", cfg.Common.Scheduler.SyncInterval)
 	return eng.Run(ctx)
 }
 
@@ -176,7 +171,7 @@ func next(args []string, confDir, env string, stdout io.Writer) error {
 			return fmt.Errorf("--tz: unknown time zone %q", *tz)
 		}
 	} else if cfg, err := conf.Load(confDir, env); err == nil {
-		loc = cfg.Location
+		loc = cfg.Common.Scheduler.Location
 	}
 	now := time.Now()
 	s, err := engine.ParseSchedule(*kind, *spec, loc, now)
