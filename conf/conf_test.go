@@ -76,7 +76,7 @@ func TestLoad_BadInputSaysWhere(t *testing.T) {
 			[]string{"TASKRUNNER_COMMON_SCHEDULER_MISFIRE", "never"}},
 		{"bad env dead_after", "", "", "", map[string]string{"TASKRUNNER_COMMON_SCHEDULER_DEAD_AFTER": "1s"},
 			[]string{"TASKRUNNER_COMMON_SCHEDULER_DEAD_AFTER", "2 x heartbeat", "1s"}},
-		{"bad log level", "logger", `level = "debug"`, `level = "loud"`, nil,
+		{"bad log level", "logger", `level = "info"`, `level = "loud"`, nil,
 			[]string{"logger.toml", "level", "loud"}},
 		{"bad env value", "", "", "", map[string]string{"TASKRUNNER_COMMON_SCHEDULER_MAX_CONCURRENT_RUNS": "many"},
 			[]string{"TASKRUNNER_COMMON_SCHEDULER_MAX_CONCURRENT_RUNS", "many"}},
