@@ -55,7 +55,7 @@ func setup(t *testing.T, body string) string {
 	return path
 }
 
-func TestLoad_File(t *testing.T) {
+func TestLoadSource_File(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
@@ -103,7 +103,7 @@ depth = 3
 	}
 }
 
-func TestLoad_FileErrors(t *testing.T) {
+func TestLoadSource_FileErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
@@ -133,7 +133,7 @@ func TestLoad_FileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := setup(t, tt.body)
 			c := defaults()
-			err := Load(path, "", &c)
+			_, err := LoadSource(path, "", &c)
 			want := strings.ReplaceAll(tt.want, "FILE", path)
 			if err == nil || err.Error() != want {
 				t.Fatalf("err = %v\nwant  %s", err, want)
@@ -146,10 +146,10 @@ func TestLoad_FileErrors(t *testing.T) {
 	}
 }
 
-func TestLoad_MissingFile(t *testing.T) {
+func TestLoadSource_MissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "local", "mysql.toml")
 	c := defaults()
-	err := Load(path, "", &c)
+	_, err := LoadSource(path, "", &c)
 	if want := path + ": no such file or directory"; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
@@ -158,16 +158,16 @@ func TestLoad_MissingFile(t *testing.T) {
 	}
 }
 
-func TestLoad_NotAStructPointer(t *testing.T) {
+func TestLoadSource_NotAStructPointer(t *testing.T) {
 	path := setup(t, "")
 	for _, v := range []any{nil, testConf{}, (*testConf)(nil), new(int)} {
-		if err := Load(path, "", v); err == nil {
-			t.Errorf("Load(%T) = nil, want an error", v)
+		if _, err := LoadSource(path, "", v); err == nil {
+			t.Errorf("LoadSource(%T) = nil, want an error", v)
 		}
 	}
 }
 
-func TestLoad_Env(t *testing.T) {
+func TestLoadSource_Env(t *testing.T) {
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -218,7 +218,7 @@ func TestLoad_Env(t *testing.T) {
 	}
 }
 
-func TestLoad_EnvErrors(t *testing.T) {
+func TestLoadSource_EnvErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -242,7 +242,7 @@ func TestLoad_EnvErrors(t *testing.T) {
 			}
 			path := setup(t, "")
 			c := defaults()
-			err := Load(path, "TOMLCONFTEST", &c)
+			_, err := LoadSource(path, "TOMLCONFTEST", &c)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("err = %v\nwant  %s", err, tt.want)
 			}
@@ -363,7 +363,7 @@ type embedConf struct {
 	Scheduler schedulerConf `toml:"scheduler"`
 }
 
-func TestLoad_EmbeddedStruct(t *testing.T) {
+func TestLoadSource_EmbeddedStruct(t *testing.T) {
 	fresh := func() embedConf {
 		return embedConf{Scheduler: schedulerConf{Sync: time.Second, Policy: Policy{Misfire: "skip", Grace: 10 * time.Second}}}
 	}
