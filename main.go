@@ -1,23 +1,26 @@
 // Command taskrunner runs scheduled tasks defined as rows of the task table.
 //
-//	taskrunner [run]                                   run the daemon (APP_ENV selects conf/<env>/)
-//	taskrunner migrate                                 create or upgrade the tables, then exit
+//	taskrunner [run]                                     run the daemon (APP_ENV selects conf/<env>/)
+//	taskrunner migrate                                   create or upgrade the tables, then exit
 //	taskrunner next --trigger T --spec S [-n 5] [--tz Z]  print a schedule's canonical form and next fire times
+//	taskrunner version                                   print the version
+//
+// Each verb is built in its cmd_<verb>.go; this file wires the root
+// command and the start-up that run and migrate share.
 package main
 
 import (
 	"context"
 	_ "embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 	_ "time/tzdata" // time zones work in a minimal image without /usr/share/zoneinfo
+
+	"github.com/spf13/cobra"
 
 	"taskrunner/conf"
 	"taskrunner/libs/logger"
@@ -26,11 +29,6 @@ import (
 	"taskrunner/libs/sqlitedb"
 	"taskrunner/libs/trigger"
 	"taskrunner/models"
-	"taskrunner/tasks"
-	"taskrunner/tasks/cron"
-	"taskrunner/tasks/date"
-	"taskrunner/tasks/engine"
-	"taskrunner/tasks/interval"
 )
 
 //go:embed schema.sql
@@ -43,74 +41,110 @@ func main() {
 	}
 }
 
+// run executes the command line args (without the program name), writing
+// what it prints for people, help included, to stdout. An error is
+// returned, not printed.
 func run(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("taskrunner", flag.ContinueOnError)
-	confDir := fs.String("conf", "conf", "configuration directory holding <APP_ENV>/*.toml")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
 	trigger.SetTextFunc(phrase.Parse)
-	cmd, rest := "run", fs.Args()
-	if len(rest) > 0 {
-		cmd, rest = rest[0], rest[1:]
-	}
-	env := os.Getenv("APP_ENV")
-	if env == "" {
-		env = "local"
-	}
-	switch cmd {
-	case "next":
-		return next(rest, *confDir, env, stdout)
-	case "run", "migrate":
-	default:
-		return fmt.Errorf("unknown command %q: want run, migrate or next", cmd)
-	}
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	return root.Execute()
+}
 
-	cfg, err := conf.Load(*confDir, env)
+// globals are the flags every command takes.
+type globals struct {
+	confDir string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	runCmd := newRunCmd(g)
+	root := &cobra.Command{
+		Use:   "taskrunner",
+		Short: "Run scheduled tasks defined as rows of the task table",
+		Long: `taskrunner runs scheduled tasks defined as rows of the task table and records
+every run in execute_task. Without a command it runs the daemon (see "run").
+
+APP_ENV (local, test or online; default local) selects conf/<APP_ENV>/.
+Exit status: 0 on success, --help and a clean shutdown; 1 on any error.`,
+		RunE:              runCmd.RunE,
+		SilenceErrors:     true, // main prints the error, once
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.PersistentFlags().StringVar(&g.confDir, "conf", "conf", "configuration directory holding <APP_ENV>/*.toml")
+	root.AddCommand(runCmd, newMigrateCmd(g), newNextCmd(g), newVersionCmd())
+	root.SetUsageTemplate(usageTemplate)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
+	})
+	return root
+}
+
+// usageTemplate is cobra's, but every command's help lists the root's
+// commands, so any --help shows what else there is.
+const usageTemplate = `Usage:{{if .Runnable}}
+  {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}
+  {{.CommandPath}} [command]{{end}}{{if .HasExample}}
+
+Examples:
+{{.Example}}{{end}}
+
+Commands:{{range .Root.Commands}}{{if (or .IsAvailableCommand (eq .Name "help"))}}
+  {{rpad .Name .NamePadding}} {{.Short}}{{end}}{{end}}{{if .HasAvailableLocalFlags}}
+
+Flags:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}{{if .HasAvailableInheritedFlags}}
+
+Global Flags:
+{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}
+
+Use "{{.Root.Name}} [command] --help" for more information about a command.
+`
+
+// appEnv is APP_ENV, local when unset.
+func appEnv() string {
+	if env := os.Getenv("APP_ENV"); env != "" {
+		return env
+	}
+	return "local"
+}
+
+// app is what run and migrate start from.
+type app struct {
+	cfg      *conf.Config
+	log      *slog.Logger
+	db       *models.DB
+	closeLog io.Closer
+}
+
+// open loads the configuration of APP_ENV from confDir, builds the logger
+// and connects to the database.
+func open(ctx context.Context, confDir string) (*app, error) {
+	env := appEnv()
+	cfg, err := conf.Load(confDir, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log, closer, err := logger.New(cfg.Logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closer.Close()
 	log = log.With("app", cfg.Common.App.Name, "env", env)
 	mysqlpool.SetLogger(log)
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	db, err := openDB(ctx, cfg, log)
 	if err != nil {
-		return err
+		closer.Close()
+		return nil, err
 	}
-	defer db.Close()
-	if cmd == "migrate" || cfg.Common.App.MigrateOnStart {
-		if err := migrate(ctx, db, cfg, log); err != nil {
-			return err
-		}
-	}
-	if cmd == "migrate" {
-		return nil
-	}
+	return &app{cfg: cfg, log: log, db: db, closeLog: closer}, nil
+}
 
-	reg := tasks.NewRegistry()
-	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register} {
-		if err := register(reg); err != nil {
-			return err
-		}
-	}
-	s := cfg.Common.Scheduler
-	eng, err := engine.New(engine.Config{
-		SyncInterval: s.SyncInterval, FullSyncInterval: s.FullSyncInterval, ShutdownTimeout: s.ShutdownTimeout,
-		MaxConcurrentRuns: s.MaxConcurrentRuns, OutputLimit: s.OutputLimit, Location: cfg.Location, Lease: s.Lease, ClaimAhead: s.ClaimAhead,
-		Defaults: engine.Defaults{Misfire: s.Misfire, MisfireGrace: s.MisfireGrace, MisfireMax: s.MisfireMax, Overlap: s.Overlap},
-	}, db, reg, log)
-	if err != nil {
-		return err
-	}
-	log.Info("started", "database", cfg.Common.App.Database, "functions", reg.Names(), "sync_interval", s.SyncInterval)
-	return eng.Run(ctx)
+// close closes the database, then the log.
+func (a *app) close() {
+	a.db.Close()
+	a.closeLog.Close()
 }
 
 // openDB connects, retrying with backoff while the database is
@@ -139,59 +173,4 @@ func openDB(ctx context.Context, cfg *conf.Config, log *slog.Logger) (*models.DB
 		}
 		wait = min(wait*2, 30*time.Second)
 	}
-}
-
-// migrate upgrades the tables; a new local database gets the sample rows.
-func migrate(ctx context.Context, db *models.DB, cfg *conf.Config, log *slog.Logger) error {
-	done, err := models.Migrate(ctx, db, schema)
-	if err != nil {
-		return err
-	}
-	for _, step := range done {
-		log.Info("migrated", "step", step)
-	}
-	if len(done) > 0 && done[0] == "create table task" && cfg.Common.App.Database == "sqlite" {
-		for _, t := range models.SampleTasks() {
-			if _, err := models.InsertTask(ctx, db, t); err != nil {
-				return err
-			}
-		}
-		log.Info("new database: inserted the sample tasks", "count", len(models.SampleTasks()))
-	}
-	return nil
-}
-
-// next prints the canonical form and the next fire times of a spec.
-func next(args []string, confDir, env string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("next", flag.ContinueOnError)
-	kind := fs.String("trigger", "cron", "trigger kind: cron, interval, date or text")
-	spec := fs.String("spec", "", "the spec, as in task.spec")
-	n := fs.Int("n", 5, "how many fire times to print")
-	tz := fs.String("tz", "", "IANA time zone (default: the configured one, else UTC)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	loc := time.UTC
-	if *tz != "" {
-		var err error
-		if loc, err = time.LoadLocation(*tz); err != nil {
-			return fmt.Errorf("--tz: unknown time zone %q", *tz)
-		}
-	} else if cfg, err := conf.Load(confDir, env); err == nil {
-		loc = cfg.Location
-	}
-	now := time.Now()
-	s, err := engine.ParseSchedule(*kind, *spec, loc, now)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s %s\n", s.Kind(), s.Spec())
-	times := trigger.NextN(s, now, *n)
-	if len(times) == 0 {
-		fmt.Fprintln(stdout, "no fire time after now")
-	}
-	for _, t := range times {
-		fmt.Fprintln(stdout, t.In(loc).Format("2006-01-02 15:04:05 Mon -0700 MST"))
-	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,12 +41,19 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func TestDaemon_SIGTERMExitsZero(t *testing.T) {
+// build builds the command, with its version set as a release sets it.
+func build(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "taskrunner")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-conf", localConf(t))
+	return bin
+}
+
+func TestDaemon_SIGTERMExitsZero(t *testing.T) {
+	bin := build(t)
+	cmd := exec.Command(bin, "--conf", localConf(t))
 	cmd.Env = append(os.Environ(), "APP_ENV=local")
 	stderr, err := cmd.StderrPipe()
 	must(t, err)
@@ -75,7 +83,7 @@ func TestDaemon_SIGTERMExitsZero(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("did not exit after SIGTERM\n%s", log.String())
 	}
-	for _, want := range []string{"inserted the sample tasks", "task_key=test_interval", "msg=stopped"} {
+	for _, want := range []string{"inserted the sample tasks", "version=v0.0.0-test", "task_key=test_interval", "msg=stopped"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
@@ -85,7 +93,7 @@ func TestDaemon_SIGTERMExitsZero(t *testing.T) {
 func TestRun_BadConfigIsOneLine(t *testing.T) {
 	t.Setenv("APP_ENV", "local")
 	dir := localConf(t, `sync_interval = "10s"`, `sync_interval = "10 seconds"`)
-	err := run([]string{"-conf", dir}, &bytes.Buffer{})
+	err := run([]string{"--conf", dir}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "common.toml") || !strings.Contains(err.Error(), "sync_interval") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v", err)
 	}
@@ -101,5 +109,100 @@ func TestRun_Next(t *testing.T) {
 	err := run([]string{"next", "--trigger", "interval", "--spec", "0.5s"}, &out)
 	if err == nil || err.Error() != `column spec: bad spec: interval "0.5s": must be at least 1s` {
 		t.Fatalf("bad spec: %v", err)
+	}
+}
+
+// verbs are the commands every --help lists.
+var verbs = []string{"run", "migrate", "next", "version", "help"}
+
+func TestRun_Help(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"help"},
+		{"run", "--help"}, {"migrate", "--help"}, {"next", "--help"}, {"version", "--help"},
+		{"next", "-h"}, {"help", "next"}, {"--conf", "nowhere", "run", "-h"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(args, &out); err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			for _, verb := range verbs {
+				if !regexp.MustCompile(`(?m)^  ` + verb + ` +\S`).MatchString(out.String()) {
+					t.Errorf("help does not list %q:\n%s", verb, out.String())
+				}
+			}
+			if !strings.Contains(out.String(), "--conf") {
+				t.Errorf("help does not show --conf:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestRun_BadCommandLine(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate" for "taskrunner"`},
+		{[]string{"next", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"migrate", "now"}, `unknown command "now" for "taskrunner migrate"`},
+		{[]string{"next", "-n", "many", "--spec", "5"}, `invalid argument "many" for "-n, --count"`},
+		{[]string{"next"}, `required flag(s) "spec" not set`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(tt.args, &out)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printed %q; errors are for main to print", out.String())
+			}
+		})
+	}
+}
+
+func TestRun_Version(t *testing.T) {
+	var out bytes.Buffer
+	must(t, run([]string{"version"}, &out))
+	if out.String() != "taskrunner dev\n" {
+		t.Fatalf("version printed %q", out.String())
+	}
+}
+
+// TestBinary_ExitStatus runs the built command: --help exits 0 and lists
+// the commands, a bad command line exits 1 naming what is wrong, and
+// version prints what -ldflags set.
+func TestBinary_ExitStatus(t *testing.T) {
+	bin := build(t)
+	tests := []struct {
+		args        []string
+		code        int
+		out, errOut string
+	}{
+		{[]string{"--help"}, 0, "  next ", ""},
+		{[]string{"next", "--help"}, 0, "  migrate ", ""},
+		{[]string{"version"}, 0, "taskrunner v0.0.0-test\n", ""},
+		{[]string{"frobnicate"}, 1, "", `taskrunner: unknown command "frobnicate"`},
+		{[]string{"next", "--spec", "5", "--bogus"}, 1, "", "taskrunner: unknown flag: --bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, tt.args...)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code || !strings.Contains(stdout.String(), tt.out) || !strings.Contains(stderr.String(), tt.errOut) {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
+			}
+		})
 	}
 }

@@ -54,7 +54,9 @@ func burst(ctx context.Context, args []string) error {
 			cancel()
 			return err
 		}
-		e, err := newEngine(pool, log, engine.Config{SyncInterval: 10 * time.Second, ClaimAhead: *ahead, MaxConcurrentRuns: *maxRuns})
+		cfg := engine.DefaultConfig()
+		cfg.SyncInterval, cfg.ClaimAhead, cfg.MaxConcurrentRuns = 10*time.Second, *ahead, *maxRuns
+		e, err := newEngine(pool, log, cfg)
 		if err != nil {
 			cancel()
 			return err

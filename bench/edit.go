@@ -42,7 +42,9 @@ func edit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	e, err := newEngine(db, c.logger(), engine.Config{SyncInterval: *interval})
+	cfg := engine.DefaultConfig()
+	cfg.SyncInterval = *interval
+	e, err := newEngine(db, c.logger(), cfg)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,9 @@ func scale(ctx context.Context, args []string) error {
 		return err
 	}
 
-	e, err := newEngine(db, c.logger(), engine.Config{SyncInterval: 10 * time.Second, FullSyncInterval: time.Hour})
+	cfg := engine.DefaultConfig()
+	cfg.SyncInterval, cfg.FullSyncInterval = 10*time.Second, time.Hour
+	e, err := newEngine(db, c.logger(), cfg)
 	if err != nil {
 		return err
 	}

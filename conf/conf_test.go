@@ -16,8 +16,11 @@ func TestLoad_EachEnvironment(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantDB := map[string]string{"local": "sqlite", "test": "mysql", "online": "mysql"}[env]
-			if c.Common.App.Database != wantDB || c.Location == nil || c.Common.Scheduler.SyncInterval != 10*time.Second {
+			if c.Common.App.Database != wantDB || c.Common.Scheduler.SyncInterval != 10*time.Second {
 				t.Fatalf("%s: %+v", env, c.Common)
+			}
+			if loc := c.Common.Scheduler.Location; loc == nil || loc.String() != c.Common.App.Timezone {
+				t.Fatalf("%s: scheduler location %v, want app.timezone %q", env, loc, c.Common.App.Timezone)
 			}
 		})
 	}
@@ -63,7 +66,17 @@ func TestLoad_BadInputSaysWhere(t *testing.T) {
 			[]string{"common.toml", "sync_interval"}},
 		{"bad database", "common", `database = "sqlite"`, `database = "oracle"`, nil,
 			[]string{"common.toml", "app.database", "oracle"}},
-		{"bad log level", "logger", `level = "debug"`, `level = "loud"`, nil,
+		{"dead_after not below lease", "common", `dead_after = "3s"`, `dead_after = "30s"`, nil,
+			[]string{"common.toml", `key "scheduler.dead_after"`, "less than lease", "30s"}},
+		{"output_limit above the column", "common", `output_limit = 65535`, `output_limit = 65536`, nil,
+			[]string{"common.toml", `key "scheduler.output_limit"`, "65536"}},
+		{"bad embedded policy", "common", `misfire = "skip"`, `misfire = "sometimes"`, nil,
+			[]string{"common.toml", `key "scheduler.misfire"`, "sometimes"}},
+		{"bad env policy", "", "", "", map[string]string{"TASKRUNNER_COMMON_SCHEDULER_MISFIRE": "never"},
+			[]string{"TASKRUNNER_COMMON_SCHEDULER_MISFIRE", "never"}},
+		{"bad env dead_after", "", "", "", map[string]string{"TASKRUNNER_COMMON_SCHEDULER_DEAD_AFTER": "1s"},
+			[]string{"TASKRUNNER_COMMON_SCHEDULER_DEAD_AFTER", "2 x heartbeat", "1s"}},
+		{"bad log level", "logger", `level = "info"`, `level = "loud"`, nil,
 			[]string{"logger.toml", "level", "loud"}},
 		{"bad env value", "", "", "", map[string]string{"TASKRUNNER_COMMON_SCHEDULER_MAX_CONCURRENT_RUNS": "many"},
 			[]string{"TASKRUNNER_COMMON_SCHEDULER_MAX_CONCURRENT_RUNS", "many"}},
@@ -98,12 +111,15 @@ func TestLoad_BadInputSaysWhere(t *testing.T) {
 func TestLoad_EnvOverrides(t *testing.T) {
 	t.Setenv("TASKRUNNER_MYSQL_PASSWORD", "s3cret")
 	t.Setenv("TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL", "1s")
+	t.Setenv("TASKRUNNER_COMMON_SCHEDULER_MISFIRE", "all") // a key of the embedded engine.Defaults
+	t.Setenv("TASKRUNNER_COMMON_SCHEDULER_DEAD_AFTER", "2s")
 	c, err := Load(".", "online")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MySQL.Password != "s3cret" || c.Common.Scheduler.SyncInterval != time.Second {
-		t.Fatalf("overrides not applied: %+v %+v", c.MySQL, c.Common.Scheduler)
+	s := c.Common.Scheduler
+	if c.MySQL.Password != "s3cret" || s.SyncInterval != time.Second || s.Misfire != "all" || s.DeadAfter != 2*time.Second {
+		t.Fatalf("overrides not applied: %+v %+v", c.MySQL, s)
 	}
 }
 

@@ -81,11 +81,20 @@ func New(c Config) (*slog.Logger, io.Closer, error) {
 
 // newLogger assumes c is valid.
 func newLogger(w io.Writer, c Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level(c.Level)}
+	opts := &slog.HandlerOptions{Level: level(c.Level), ReplaceAttr: durationString}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationString writes a duration as people and Go write it ("10s",
+// "1.5ms"), not as the JSON handler's integer of nanoseconds.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // level reads a level Validate accepted: debug, info, warn or error.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"taskrunner/libs/tomlconf"
 )
@@ -149,6 +150,39 @@ func TestNew_Format(t *testing.T) {
 	}
 }
 
+func TestNew_DurationsAsStrings(t *testing.T) {
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) {
+			c, path := setup(t, "info", format)
+			log, closer, err := New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.With("sync_interval", 10*time.Second).WithGroup("run").Info("started", "took", 1500*time.Microsecond)
+			if err := closer.Close(); err != nil {
+				t.Fatal(err)
+			}
+			line := readLog(t, path)[0]
+			if format == "text" {
+				if !strings.Contains(line, "sync_interval=10s run.took=1.5ms") {
+					t.Errorf("text line = %q", line)
+				}
+				return
+			}
+			var rec struct {
+				SyncInterval any `json:"sync_interval"`
+				Run          struct{ Took any }
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			if rec.SyncInterval != "10s" || rec.Run.Took != "1.5ms" {
+				t.Errorf("json line = %s", line)
+			}
+		})
+	}
+}
+
 func TestNew_FileAppends(t *testing.T) {
 	c, path := setup(t, "info", "text")
 	for _, msg := range []string{"first", "second"} {
@@ -205,7 +239,7 @@ func TestConfig_ConfFiles(t *testing.T) {
 		env  string
 		want Config
 	}{
-		{"local", Config{Level: "debug", Format: "text"}},
+		{"local", Config{Level: "info", Format: "text"}},
 		{"test", Config{Level: "debug", Format: "json"}},
 		{"online", Config{Level: "info", Format: "json"}},
 	}

@@ -16,7 +16,7 @@ import (
 // A lib's validate() may return a KeyError with only Key and Msg set; the
 // loader then pins it to the file or variable with [Source.Wrap].
 type KeyError struct {
-	File string // The TOML file, as given to Load. Empty until pinned by Source.Wrap.
+	File string // The TOML file, as given to LoadSource. Empty until pinned by Source.Wrap.
 	Key  string // Dotted key path, e.g. "app.timezone". Empty for a whole-file error.
 	Line int    // 1-based line in File, 0 when unknown.
 	Env  string // The variable the value came from; empty when it came from File.
@@ -49,7 +49,7 @@ func (e KeyError) Error() string {
 }
 
 // Source says where the values of one loaded file came from, so that a
-// validation error found after Load can point at the right place.
+// validation error found after LoadSource can point at the right place.
 type Source struct {
 	File   string            // The TOML file, as given to LoadSource.
 	Prefix string            // The envPrefix given to LoadSource.

@@ -45,18 +45,14 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Load decodes the TOML file at path into v (a pointer to a struct already
-// holding defaults), then applies environment overrides named by envPrefix
-// (see [Env]; an empty envPrefix disables them). Errors name the file and the
-// key, or the variable.
-func Load(path string, envPrefix string, v any) error {
-	_, err := LoadSource(path, envPrefix, v)
-	return err
-}
-
-// LoadSource is Load that also reports which keys the environment
-// overrode, for validation errors after loading: see [Source.Errorf] and
-// [Source.Wrap]. The Source is filled in even when err is not nil.
+// LoadSource decodes the TOML file at path into v (a pointer to a struct
+// already holding defaults), then applies environment overrides named by
+// envPrefix (see [Env]; an empty envPrefix disables them). Errors name the
+// file and the key, or the variable.
+//
+// The Source says which keys the environment overrode, for validation
+// errors after loading: see [Source.Errorf] and [Source.Wrap]. It is
+// filled in even when err is not nil.
 func LoadSource(path string, envPrefix string, v any) (Source, error) {
 	src := Source{File: path, Prefix: envPrefix, Env: map[string]string{}}
 	rv := reflect.ValueOf(v)
@@ -132,7 +128,7 @@ func Env(envPrefix, key string) string {
 	return envPrefix + "_" + string(b)
 }
 
-// file is one Load in progress.
+// file is one LoadSource in progress.
 type file struct {
 	path   string
 	fields []field             // Leaf fields of the target struct, in declaration order.

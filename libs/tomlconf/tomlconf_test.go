@@ -55,7 +55,7 @@ func setup(t *testing.T, body string) string {
 	return path
 }
 
-func TestLoad_File(t *testing.T) {
+func TestLoadSource_File(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
@@ -103,7 +103,7 @@ depth = 3
 	}
 }
 
-func TestLoad_FileErrors(t *testing.T) {
+func TestLoadSource_FileErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
@@ -133,7 +133,7 @@ func TestLoad_FileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := setup(t, tt.body)
 			c := defaults()
-			err := Load(path, "", &c)
+			_, err := LoadSource(path, "", &c)
 			want := strings.ReplaceAll(tt.want, "FILE", path)
 			if err == nil || err.Error() != want {
 				t.Fatalf("err = %v\nwant  %s", err, want)
@@ -146,10 +146,10 @@ func TestLoad_FileErrors(t *testing.T) {
 	}
 }
 
-func TestLoad_MissingFile(t *testing.T) {
+func TestLoadSource_MissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "local", "mysql.toml")
 	c := defaults()
-	err := Load(path, "", &c)
+	_, err := LoadSource(path, "", &c)
 	if want := path + ": no such file or directory"; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
@@ -158,16 +158,16 @@ func TestLoad_MissingFile(t *testing.T) {
 	}
 }
 
-func TestLoad_NotAStructPointer(t *testing.T) {
+func TestLoadSource_NotAStructPointer(t *testing.T) {
 	path := setup(t, "")
 	for _, v := range []any{nil, testConf{}, (*testConf)(nil), new(int)} {
-		if err := Load(path, "", v); err == nil {
-			t.Errorf("Load(%T) = nil, want an error", v)
+		if _, err := LoadSource(path, "", v); err == nil {
+			t.Errorf("LoadSource(%T) = nil, want an error", v)
 		}
 	}
 }
 
-func TestLoad_Env(t *testing.T) {
+func TestLoadSource_Env(t *testing.T) {
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -218,7 +218,7 @@ func TestLoad_Env(t *testing.T) {
 	}
 }
 
-func TestLoad_EnvErrors(t *testing.T) {
+func TestLoadSource_EnvErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -242,7 +242,7 @@ func TestLoad_EnvErrors(t *testing.T) {
 			}
 			path := setup(t, "")
 			c := defaults()
-			err := Load(path, "TOMLCONFTEST", &c)
+			_, err := LoadSource(path, "TOMLCONFTEST", &c)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("err = %v\nwant  %s", err, tt.want)
 			}
@@ -343,5 +343,73 @@ func TestSource_Wrap(t *testing.T) {
 	}
 	if !errors.Is(src.Wrap(plain), plain) {
 		t.Error("Wrap lost the wrapped error")
+	}
+}
+
+// Policy is embedded in schedulerConf the way engine.Defaults is embedded
+// in engine.Config: its keys belong to the enclosing table.
+type Policy struct {
+	Misfire string        `toml:"misfire"`
+	Grace   time.Duration `toml:"grace"`
+}
+
+type schedulerConf struct {
+	Sync time.Duration `toml:"sync"`
+	Policy
+	Zone *time.Location `toml:"-"`
+}
+
+type embedConf struct {
+	Scheduler schedulerConf `toml:"scheduler"`
+}
+
+func TestLoadSource_EmbeddedStruct(t *testing.T) {
+	fresh := func() embedConf {
+		return embedConf{Scheduler: schedulerConf{Sync: time.Second, Policy: Policy{Misfire: "skip", Grace: 10 * time.Second}}}
+	}
+	t.Run("file keys are flat", func(t *testing.T) {
+		path := setup(t, "[scheduler]\nsync = \"2s\"\nmisfire = \"all\"\n")
+		got := fresh()
+		if _, err := LoadSource(path, "", &got); err != nil {
+			t.Fatal(err)
+		}
+		want := fresh()
+		want.Scheduler.Sync, want.Scheduler.Misfire = 2*time.Second, "all"
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got  %+v\nwant %+v", got, want)
+		}
+	})
+	t.Run("env overrides", func(t *testing.T) {
+		t.Setenv("TOMLCONFTEST_SCHEDULER_MISFIRE", "once")
+		t.Setenv("TOMLCONFTEST_SCHEDULER_GRACE", "3s")
+		path := setup(t, "[scheduler]\nmisfire = \"all\"\n")
+		got := fresh()
+		src, err := LoadSource(path, "TOMLCONFTEST", &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Scheduler.Misfire != "once" || got.Scheduler.Grace != 3*time.Second {
+			t.Errorf("got %+v", got.Scheduler)
+		}
+		if src.Env["scheduler.misfire"] != "TOMLCONFTEST_SCHEDULER_MISFIRE" || src.Env["scheduler.grace"] != "TOMLCONFTEST_SCHEDULER_GRACE" {
+			t.Errorf("Source.Env = %v", src.Env)
+		}
+	})
+	errs := []struct{ name, body, want string }{
+		{"bad type", "[scheduler]\nmisfire = 1\n", `FILE:2: key "scheduler.misfire": want a string, got 1`},
+		{"integer for duration", "[scheduler]\ngrace = 10\n",
+			`FILE: key "scheduler.grace": want a duration string like "10s", got 10 (a bare integer would be nanoseconds)`},
+		{"embedded name is not a table", "[scheduler.Policy]\nmisfire = \"all\"\n", `FILE: unknown key "scheduler.Policy"`},
+		{"tag \"-\" is not a key", "[scheduler]\nzone = \"UTC\"\n", `FILE: unknown key "scheduler.zone"`},
+	}
+	for _, tt := range errs {
+		t.Run(tt.name, func(t *testing.T) {
+			path := setup(t, tt.body)
+			c := fresh()
+			_, err := LoadSource(path, "", &c)
+			if want := strings.ReplaceAll(tt.want, "FILE", path); err == nil || err.Error() != want {
+				t.Fatalf("err = %v\nwant  %s", err, want)
+			}
+		})
 	}
 }

@@ -33,51 +33,6 @@ import (
 	"taskrunner/tasks"
 )
 
-// Config tunes the engine. Zero values take the defaults.
-type Config struct {
-	SyncInterval      time.Duration  // Defaults to 10s.
-	FullSyncInterval  time.Duration  // Every row is re-read this often. Defaults to 5m.
-	ShutdownTimeout   time.Duration  // Running runs are waited for this long. Defaults to 30s.
-	MaxConcurrentRuns int            // Defaults to 1000.
-	OutputLimit       int            // Bytes of output kept per run. Defaults to 65536.
-	Location          *time.Location // Zone of specs without their own. Defaults to UTC.
-	// Lease: a running run whose owner has not renewed it for this long
-	// is lost. Renewed at every sync. Defaults to 3 × SyncInterval.
-	Lease time.Duration
-	// Defaults are the options of tasks whose extra does not set them.
-	Defaults Defaults
-	// ClaimAhead: a group's fire is claimed this long before its time, and
-	// the runs start at the time itself, so the claim's round trips do not
-	// make them late. 0 claims at the fire time.
-	ClaimAhead time.Duration
-}
-
-func (c Config) withDefaults() Config {
-	if c.SyncInterval <= 0 {
-		c.SyncInterval = 10 * time.Second
-	}
-	if c.FullSyncInterval <= 0 {
-		c.FullSyncInterval = 5 * time.Minute
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 30 * time.Second
-	}
-	if c.MaxConcurrentRuns <= 0 {
-		c.MaxConcurrentRuns = 1000
-	}
-	if c.OutputLimit <= 0 {
-		c.OutputLimit = 64 << 10
-	}
-	if c.Location == nil {
-		c.Location = time.UTC
-	}
-	if c.Lease <= 0 {
-		c.Lease = 3 * c.SyncInterval
-	}
-	c.Defaults = c.Defaults.withDefaults()
-	return c
-}
-
 // deltaOverlap is how far before the previous sync (by the database's
 // clock, which sets update_at) a delta sync reads: update_at has
 // one-second resolution and an edit may commit a while after its
@@ -142,8 +97,14 @@ type entry struct {
 // New builds an engine on db. Nothing runs until Run (or SyncOnce and a
 // started scheduler in tests).
 func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts ...Option) (*Engine, error) {
+	if key, err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("engine: config %s: %w", key, err)
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
 	e := &Engine{
-		cfg: cfg.withDefaults(), db: db, reg: reg, log: log.With("component", "engine"),
+		cfg: cfg, db: db, reg: reg, log: log.With("component", "engine"),
 		clock:   clockwork.NewRealClock(),
 		owner:   uuid.NewString(),
 		entries: map[int64]*entry{},

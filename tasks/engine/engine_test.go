@@ -120,7 +120,9 @@ func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock) *harnes
 		return nil
 	}))
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e, err := New(Config{ShutdownTimeout: 2 * time.Second, Defaults: Defaults{MisfireGrace: time.Second}}, db, reg, log, WithClock(h.clock))
+	cfg := DefaultConfig()
+	cfg.ShutdownTimeout, cfg.MisfireGrace = 2*time.Second, time.Second
+	e, err := New(cfg, db, reg, log, WithClock(h.clock))
 	must(t, err)
 	e.runner.recorded = h.runs
 	e.dispatched = h.fires

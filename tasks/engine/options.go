@@ -22,30 +22,6 @@ const (
 	BackoffExponential = "exponential"
 )
 
-// Defaults are the cluster-wide defaults of the per-task options.
-type Defaults struct {
-	Misfire      string        // Defaults to skip.
-	MisfireGrace time.Duration // Defaults to 10s.
-	MisfireMax   int           // Defaults to 100.
-	Overlap      string        // Defaults to forbid.
-}
-
-func (d Defaults) withDefaults() Defaults {
-	if d.Misfire == "" {
-		d.Misfire = MisfireSkip
-	}
-	if d.MisfireGrace <= 0 {
-		d.MisfireGrace = 10 * time.Second
-	}
-	if d.MisfireMax <= 0 {
-		d.MisfireMax = 100
-	}
-	if d.Overlap == "" {
-		d.Overlap = OverlapForbid
-	}
-	return d
-}
-
 // taskOptions are the keys of task.extra the engine reads. Other keys are
 // the user's own and are left alone.
 type taskOptions struct {

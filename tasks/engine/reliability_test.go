@@ -231,7 +231,7 @@ func TestRetries(t *testing.T) {
 // Exponential backoff doubles from retry_delay, with up to 20% jitter,
 // and stops at retry_max_delay.
 func TestRetryDelay(t *testing.T) {
-	o, _, err := parseOptions(`{"retry_delay":"10s","retry_max_delay":"60s"}`, time.UTC, Defaults{}.withDefaults())
+	o, _, err := parseOptions(`{"retry_delay":"10s","retry_max_delay":"60s"}`, time.UTC, DefaultConfig().Defaults)
 	must(t, err)
 	for attempt, want := range map[int]time.Duration{2: 10 * time.Second, 3: 20 * time.Second, 4: 40 * time.Second, 5: 60 * time.Second, 9: 60 * time.Second} {
 		got := o.retryDelay(attempt)
