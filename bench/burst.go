@@ -136,7 +136,7 @@ func reportBurst(ctx context.Context, db *sqlx.DB, n, replicas int, spec string,
 		{"lateness p99", ms(percentile(late, 0.99))},
 		{"lateness max", ms(percentile(late, 1))},
 		{"CPU (all replicas)", fmt.Sprintf("%.0f%% of one core", 100*float64(cpu)/float64(wall))},
-		{"peak RSS (all replicas)", fmt.Sprintf("%d MB", peak>>20)},
+		{"peak RSS (all replicas)", mb(peak)},
 	})
 	return nil
 }

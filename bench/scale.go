@@ -97,13 +97,13 @@ func scale(ctx context.Context, args []string) error {
 	table(os.Stdout, fmt.Sprintf("scale: %d rows (cron, interval, date across an hour), %s", *n, c.driver), [][2]string{
 		{"start to fully scheduled (first sync)", ms(startup)},
 		{"schedules (gocron jobs) / rows", fmt.Sprintf("%d / %d", first.Groups, first.Tasks)},
-		{"peak RSS after start", fmt.Sprintf("%d MB", peakAfterStart>>20)},
+		{"peak RSS after start", mb(peakAfterStart)},
 		{"idle sync, median of 11", ms(idle[5])},
 		{"idle sync, max", ms(idle[10])},
 		{"rows read by an idle sync", fmt.Sprint(idleRead)},
 		{fmt.Sprintf("sync after %d rows changed", *changed), ms(busy)},
 		{"rows read / changed by it", fmt.Sprintf("%d / %d", busyRep.Read, busyRep.Changed)},
-		{"peak RSS", fmt.Sprintf("%d MB", readUsage().peak>>20)},
+		{"peak RSS", mb(readUsage().peak)},
 	})
 	return nil
 }
