@@ -149,5 +149,5 @@ func (s *ServerCPU) Stop() string {
 	if err != nil {
 		return fmt.Sprintf("not measured (%s pid %d: %v)", s.name, s.pid, err)
 	}
-	return fmt.Sprintf("%.0f%% of one core (%s pid %d, all its clients)", 100*float64(cpu-s.cpu)/float64(wall), s.name, s.pid)
+	return fmt.Sprintf("%.1f%% of one core (%s pid %d, all its clients)", 100*float64(cpu-s.cpu)/float64(wall), s.name, s.pid)
 }
