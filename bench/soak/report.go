@@ -83,10 +83,12 @@ func report(ctx context.Context, db *sqlx.DB, s settings, began, ended time.Time
 
 // deadSkips counts, by kill and task, the fires recorded skipped with "run
 // N is still running (overlap forbid)" while run N was held by a killed
-// replica: N's host is the killed process's; or N was a claim it never
-// started, requeued by another replica (extra names the dead owner's host
-// in requeued_from, and host becomes the taker's), and the skip was
-// decided before the taker started N.
+// replica, decided after the kill:
+//   - N was a claim the killed replica never started, requeued by another
+//     replica (extra names the dead owner's host in requeued_from; host
+//     becomes the taker's), and the skip was decided before the taker
+//     started N;
+//   - otherwise N's host is the killed process's.
 func deadSkips(ctx context.Context, db *sqlx.DB, from, to time.Time, kills []kill) ([]map[int64]int, error) {
 	var rows []struct {
 		TaskID  int64        `db:"task_id"`
@@ -107,19 +109,19 @@ func deadSkips(ctx context.Context, db *sqlx.DB, from, to time.Time, kills []kil
 		byHost[k.host] = i
 		perKill[i] = map[int64]int{}
 	}
+	killed := func(host string, decided time.Time) (int, bool) {
+		i, ok := byHost[host]
+		return i, ok && !decided.Before(kills[i].at)
+	}
 	for _, r := range rows {
-		i, ok := byHost[r.Host]
-		if !ok {
-			var note struct {
-				From string `json:"requeued_from"` // "owner (host)"
-			}
-			_ = json.Unmarshal([]byte(r.Extra), &note)
-			if _, host, found := strings.Cut(note.From, " ("); found {
-				i, ok = byHost[strings.TrimSuffix(host, ")")]
-			}
-			ok = ok && (!r.Started.Valid || r.Decided.Before(r.Started.Time))
+		var note struct {
+			From string `json:"requeued_from"` // "owner (host)"
 		}
-		if ok {
+		_ = json.Unmarshal([]byte(r.Extra), &note)
+		_, dead, _ := strings.Cut(note.From, " (")
+		if i, ok := killed(strings.TrimSuffix(dead, ")"), r.Decided); ok && (!r.Started.Valid || r.Decided.Before(r.Started.Time)) {
+			perKill[i][r.TaskID]++
+		} else if i, ok := killed(r.Host, r.Decided); ok {
 			perKill[i][r.TaskID]++
 		}
 	}
