@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"taskrunner/bench/internal/procstat"
 	"taskrunner/models"
 	"taskrunner/tasks/engine"
 )
@@ -70,6 +71,7 @@ func burst(ctx context.Context, args []string) error {
 		cancel()
 		return err
 	}
+	server := procstat.StartServerCPU(c.driver, c.dsn)
 	before := readUsage()
 	began := time.Now().UTC()
 	select {
@@ -78,6 +80,7 @@ func burst(ctx context.Context, args []string) error {
 	}
 	ended := time.Now().UTC()
 	after := readUsage()
+	serverCPU := server.Stop()
 	stopProfile()
 	cancel()
 	wg.Wait()
@@ -91,10 +94,10 @@ func burst(ctx context.Context, args []string) error {
 	if steady.Before(from) {
 		steady = from
 	}
-	return reportBurst(ctx, db, *n, *replicas, *spec, from, steady, to, after.cpu-before.cpu, ended.Sub(began), after.peak, c.driver)
+	return reportBurst(ctx, db, *n, *replicas, *spec, from, steady, to, after.cpu-before.cpu, ended.Sub(began), after.peak, serverCPU, c.driver)
 }
 
-func reportBurst(ctx context.Context, db *models.DB, n, replicas int, spec string, from, steady, to time.Time, cpu, wall time.Duration, peak int64, driver string) error {
+func reportBurst(ctx context.Context, db *models.DB, n, replicas int, spec string, from, steady, to time.Time, cpu, wall time.Duration, peak int64, serverCPU, driver string) error {
 	var runs []struct {
 		Sched   time.Time `db:"scheduled_at"`
 		Started time.Time `db:"started_at"`
@@ -136,7 +139,8 @@ func reportBurst(ctx context.Context, db *models.DB, n, replicas int, spec strin
 		{"lateness p99", ms(percentile(late, 0.99))},
 		{"lateness max", ms(percentile(late, 1))},
 		{"CPU (all replicas)", fmt.Sprintf("%.0f%% of one core", 100*float64(cpu)/float64(wall))},
-		{"peak RSS (all replicas)", fmt.Sprintf("%d MB", peak>>20)},
+		{"CPU (database server)", serverCPU},
+		{"peak RSS (all replicas)", mb(peak)},
 	})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"taskrunner/bench/internal/procstat"
 	"taskrunner/models"
 	"taskrunner/tasks/engine"
 )
@@ -55,9 +56,11 @@ func edit(ctx context.Context, args []string) error {
 	time.Sleep(2 * *interval)
 
 	// Idle cost: CPU over a quiet stretch.
+	server := procstat.StartServerCPU(c.driver, c.dsn)
 	u0, w0 := readUsage(), time.Now()
 	time.Sleep(10 * *interval)
 	idleCPU := float64(readUsage().cpu-u0.cpu) / float64(time.Since(w0))
+	idleServerCPU := server.Stop()
 
 	var lags []time.Duration
 	for i := range *tries {
@@ -95,7 +98,8 @@ func edit(ctx context.Context, args []string) error {
 		{"edits", fmt.Sprint(len(lags))},
 		{"UPDATE to first fire, median", ms(lags[len(lags)/2])},
 		{"UPDATE to first fire, max", ms(lags[len(lags)-1])},
-		{"idle CPU", fmt.Sprintf("%.2f%% of one core", 100*idleCPU)},
+		{"idle CPU (engine)", fmt.Sprintf("%.2f%% of one core", 100*idleCPU)},
+		{"idle CPU (database server)", idleServerCPU},
 	})
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 
+	"taskrunner/bench/internal/procstat"
 	"taskrunner/libs/mysqlpool"
 	"taskrunner/libs/sqlitedb"
 	"taskrunner/models"
@@ -177,14 +178,26 @@ func registry() *tasks.Registry {
 // usage is CPU time and peak RSS of this process.
 type usage struct {
 	cpu  time.Duration
-	peak int64 // bytes
+	peak int64 // bytes; 0 when it cannot be read
 }
 
+// readUsage reads this process's own figures. The peak is VmHWM, not
+// ru_maxrss: under `go run` that one keeps the go tool's peak, which the
+// bench process was exec'd from.
 func readUsage() usage {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return usage{cpu: cpu, peak: ru.Maxrss * 1024}
+	peak, _ := procstat.PeakRSS(os.Getpid())
+	return usage{cpu: cpu, peak: peak}
+}
+
+// mb prints a peak RSS.
+func mb(peak int64) string {
+	if peak == 0 {
+		return "not measured (no /proc/self/status)"
+	}
+	return fmt.Sprintf("%d MB", peak>>20)
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {

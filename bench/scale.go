@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"taskrunner/bench/internal/procstat"
 	"taskrunner/models"
 	"taskrunner/tasks/engine"
 )
@@ -64,6 +65,8 @@ func scale(ctx context.Context, args []string) error {
 	e.Start()
 	defer func() { _ = e.Shutdown() }()
 
+	server := procstat.StartServerCPU(c.driver, c.dsn)
+	cpu0 := readUsage().cpu
 	t0 := time.Now()
 	if err := e.SyncOnce(ctx); err != nil {
 		return err
@@ -92,6 +95,8 @@ func scale(ctx context.Context, args []string) error {
 		return err
 	}
 	busy := time.Since(t1)
+	engineCPU := float64(readUsage().cpu-cpu0) / float64(time.Since(t0))
+	serverCPU := server.Stop()
 	busyRep := e.LastSync()
 	if busyRep.Changed != *changed {
 		return errors.New("busy sync did not see every edit")
@@ -99,13 +104,15 @@ func scale(ctx context.Context, args []string) error {
 	table(os.Stdout, fmt.Sprintf("scale: %d rows (cron, interval, date across an hour), %s", *n, c.driver), [][2]string{
 		{"start to fully scheduled (first sync)", ms(startup)},
 		{"schedules (gocron jobs) / rows", fmt.Sprintf("%d / %d", first.Groups, first.Tasks)},
-		{"peak RSS after start", fmt.Sprintf("%d MB", peakAfterStart>>20)},
+		{"peak RSS after start", mb(peakAfterStart)},
 		{"idle sync, median of 11", ms(idle[5])},
 		{"idle sync, max", ms(idle[10])},
 		{"rows read by an idle sync", fmt.Sprint(idleRead)},
 		{fmt.Sprintf("sync after %d rows changed", *changed), ms(busy)},
 		{"rows read / changed by it", fmt.Sprintf("%d / %d", busyRep.Read, busyRep.Changed)},
-		{"peak RSS", fmt.Sprintf("%d MB", readUsage().peak>>20)},
+		{"CPU (engine), first sync to the end of the busy sync", fmt.Sprintf("%.0f%% of one core", 100*engineCPU)},
+		{"CPU (database server), the same span", serverCPU},
+		{"peak RSS", mb(readUsage().peak)},
 	})
 	return nil
 }

@@ -4,44 +4,200 @@
 // those that never ran.
 //
 //	go run ./bench/soak -duration 10m -replicas 3 -tasks 50
+//	go run ./bench/soak -duration 10m -defaults
+//	go run ./bench/soak -defaults -env TASKRUNNER_COMMON_SCHEDULER_LEASE=20s
+//
+// By default the replicas sync every 2 s with a 6 s lease and the tasks
+// allow overlap, so that a dead replica's runs block nothing. -defaults
+// runs the daemon's default settings instead (10 s sync, 30 s lease,
+// overlap forbid, misfire all) and counts the fires skipped because a
+// killed replica's runs were still "running". -env passes variables to
+// the replicas after the mode's own, so it can override them.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/go-sql-driver/mysql"
 
+	"taskrunner/bench/internal/procstat"
 	"taskrunner/libs/mysqlpool"
 	"taskrunner/models"
 )
 
-var logLevel string
-
 func main() {
+	var s settings
 	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/", "MySQL server (the database part is ignored)")
 	dbName := flag.String("db", "taskrunner_soak", "database to create (dropped first)")
 	duration := flag.Duration("duration", 10*time.Minute, "how long to run")
-	replicas := flag.Int("replicas", 3, "replica processes")
-	tasks := flag.Int("tasks", 50, "tasks firing every second")
-	killMin := flag.Duration("kill-min", 10*time.Second, "least time between two kills")
-	killMax := flag.Duration("kill-max", 40*time.Second, "most time between two kills")
-	flag.StringVar(&logLevel, "log", "warn", "replicas' log level")
+	flag.IntVar(&s.replicas, "replicas", 3, "replica processes")
+	flag.IntVar(&s.tasks, "tasks", 50, "tasks firing every second")
+	flag.DurationVar(&s.killMin, "kill-min", 10*time.Second, "least time between two kills")
+	flag.DurationVar(&s.killMax, "kill-max", 40*time.Second, "most time between two kills")
+	flag.BoolVar(&s.defaults, "defaults", false, "default settings: 10 s sync, 30 s lease, overlap forbid, misfire all; count fires skipped because of a dead replica's runs")
+	logLevel := flag.String("log", "warn", "replicas' log level")
+	var extraEnv []string
+	flag.Func("env", "`KEY=VALUE` passed to every replica after the mode's own settings (repeatable)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return errors.New("want KEY=VALUE")
+		}
+		extraEnv = append(extraEnv, v)
+		return nil
+	})
 	flag.Parse()
-	if err := run(*dsn, *dbName, *duration, *replicas, *tasks, *killMin, *killMax); err != nil {
+	s.extra, s.env = `{"overlap":"allow"}`, []string{"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=2s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=6s"}
+	if s.defaults {
+		s.extra, s.env = `{"overlap":"forbid","misfire":"all"}`, []string{"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=10s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=30s"}
+	}
+	s.env = append(append(s.env, "TASKRUNNER_LOGGER_LEVEL="+*logLevel), extraEnv...)
+	if err := run(*dsn, *dbName, *duration, s); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dsn, dbName string, duration time.Duration, replicas, tasks int, killMin, killMax time.Duration) error {
+// settings are what the replicas and tasks run with.
+type settings struct {
+	replicas, tasks  int
+	killMin, killMax time.Duration
+	defaults         bool
+	extra            string   // task.extra of every task
+	env              []string // the replicas' configuration variables; the last of a key wins
+}
+
+// confVar is the variable that overrides a key of conf/test/common.toml's
+// [scheduler].
+func confVar(key string) string { return "TASKRUNNER_COMMON_SCHEDULER_" + strings.ToUpper(key) }
+
+// setting returns a [scheduler] key as the replicas get it, and where
+// from: the last variable for it the soak passes, else
+// conf/test/common.toml's value; "" if the key is in neither.
+func (s settings) setting(key string) (value, from string) {
+	for i := len(s.env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(s.env[i], confVar(key)+"="); ok {
+			return v, "passed by the soak"
+		}
+	}
+	var file struct{ Scheduler map[string]any }
+	path := filepath.Join("conf", "test", "common.toml")
+	if _, err := toml.DecodeFile(path, &file); err == nil && file.Scheduler[key] != nil {
+		return fmt.Sprint(file.Scheduler[key]), path
+	}
+	return "", ""
+}
+
+// describe states the settings the soak runs with.
+func (s settings) describe() string {
+	mode := "default mode"
+	if s.defaults {
+		mode = "-defaults mode"
+	}
+	sync, _ := s.setting("sync_interval")
+	lease, _ := s.setting("lease")
+	dead := "none in the configuration (a dead replica's runs wait for the lease)"
+	if v, from := s.setting("dead_after"); v != "" {
+		dead = fmt.Sprintf("dead_after %s (%s)", v, from)
+	}
+	others := "none"
+	var passed []string
+	for _, kv := range s.env {
+		if k, _, _ := strings.Cut(kv, "="); k != confVar("sync_interval") && k != confVar("lease") && k != "TASKRUNNER_LOGGER_LEVEL" {
+			passed = append(passed, kv)
+		}
+	}
+	if len(passed) > 0 {
+		others = strings.Join(passed, " ")
+	}
+	return fmt.Sprintf("soak settings (%s): %d replicas; %d tasks on \"* * * * * *\", extra %s; sync_interval %s; lease %s; death detection: %s; a kill every %s-%s, the replica restarted 0-3 s later; other variables passed: %s",
+		mode, s.replicas, s.tasks, s.extra, sync, lease, dead, s.killMin, s.killMax, others)
+}
+
+// replica is one daemon process.
+type replica struct {
+	cmd      *exec.Cmd
+	host     string // hostname/pid, as execute_task.host has it
+	done     chan struct{}
+	stopping atomic.Bool
+}
+
+// kill is one SIGKILL the soak sent.
+type kill struct {
+	at      time.Time
+	replica int
+	host    string
+}
+
+// cluster starts and stops the replicas and keeps what they cost.
+type cluster struct {
+	bin, dir string
+	env      []string
+	hostname string
+	procs    []*replica
+	died     chan error    // a replica that exited unasked
+	cpu      time.Duration // user+system of every replica process that has exited
+	peak     int64         // largest own peak RSS (VmHWM) of a replica process
+	started  int
+}
+
+func (c *cluster) start(i int) error {
+	cmd := exec.Command(c.bin)
+	cmd.Env = append(c.env, fmt.Sprintf("TASKRUNNER_LOGGER_FILE=%s/replica%d.log", c.dir, i))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	r := &replica{cmd: cmd, host: fmt.Sprintf("%s/%d", c.hostname, cmd.Process.Pid), done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		if !r.stopping.Load() {
+			select {
+			case c.died <- fmt.Errorf("replica %d (pid %d) exited by itself: %v; its log is %s/replica%d.log", i, cmd.Process.Pid, err, c.dir, i):
+			default:
+			}
+		}
+		close(r.done)
+	}()
+	c.procs[i] = r
+	c.started++
+	return nil
+}
+
+// stop signals replica i and waits for it to exit, reading its peak RSS
+// first (it cannot be read once the process is gone).
+func (c *cluster) stop(i int, sig syscall.Signal) {
+	r := c.procs[i]
+	if peak, err := procstat.PeakRSS(r.cmd.Process.Pid); err == nil {
+		c.peak = max(c.peak, peak)
+	}
+	r.stopping.Store(true)
+	_ = r.cmd.Process.Signal(sig)
+	<-r.done
+	c.cpu += r.cmd.ProcessState.UserTime() + r.cmd.ProcessState.SystemTime()
+}
+
+// sleep waits d, or returns the error of a replica that exited unasked.
+func (c *cluster) sleep(d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case err := <-c.died:
+		return err
+	}
+}
+
+func run(dsn, dbName string, duration time.Duration, s settings) error {
 	ctx := context.Background()
 	base, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -64,15 +220,16 @@ func run(dsn, dbName string, duration time.Duration, replicas, tasks int, killMi
 	if err != nil {
 		return err
 	}
-	bin := filepath.Join(dir, "taskrunner")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	c := &cluster{dir: dir, bin: filepath.Join(dir, "taskrunner"), procs: make([]*replica, s.replicas), died: make(chan error, 1)}
+	if c.hostname, err = os.Hostname(); err != nil {
+		return err
+	}
+	if out, err := exec.Command("go", "build", "-o", c.bin, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
-	env := append(os.Environ(), "APP_ENV=test", "TASKRUNNER_MYSQL_DSN="+dbDSN,
-		"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=2s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=6s",
-		"TASKRUNNER_LOGGER_LEVEL="+logLevel)
-	migrate := exec.Command(bin, "migrate")
-	migrate.Env = env
+	c.env = append(append(os.Environ(), "APP_ENV=test", "TASKRUNNER_MYSQL_DSN="+dbDSN), s.env...)
+	migrate := exec.Command(c.bin, "migrate")
+	migrate.Env = c.env
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return fmt.Errorf("migrate: %v\n%s", err, out)
 	}
@@ -84,86 +241,67 @@ func run(dsn, dbName string, duration time.Duration, replicas, tasks int, killMi
 	if err != nil {
 		return err
 	}
-	for i := range tasks {
+	for i := range s.tasks {
 		if _, err := models.InsertTask(ctx, db, models.Task{Key: fmt.Sprintf("soak_%d", i), Desc: "soak", Func: "test_interval",
-			Trigger: "cron", Spec: "* * * * * *", Args: "1,2,3", IsValid: 1, Extra: `{"overlap":"allow"}`}); err != nil {
+			Trigger: "cron", Spec: "* * * * * *", Args: "1,2,3", IsValid: 1, Extra: s.extra}); err != nil {
 			return err
 		}
 	}
 
-	procs := make([]*exec.Cmd, replicas)
-	start := func(i int) error {
-		cmd := exec.Command(bin)
-		cmd.Env = append(env, fmt.Sprintf("TASKRUNNER_LOGGER_FILE=%s/replica%d.log", dir, i))
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		procs[i] = cmd
-		return nil
-	}
-	for i := range procs {
-		if err := start(i); err != nil {
-			return err
-		}
-	}
+	fmt.Println(s.describe())
+	server := procstat.StartServerCPU("mysql", dsn)
 	began := time.Now().UTC()
-	fmt.Printf("soak: %d replicas, %d tasks every second, %s, logs in %s\n", replicas, tasks, duration, dir)
-	kills := 0
+	for i := range c.procs {
+		if err := c.start(i); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("soak: %d replicas, %d tasks every second, %s, logs in %s\n", s.replicas, s.tasks, duration, dir)
+	kills, err := killLoop(c, s, began, duration)
+	ended := time.Now().UTC()
+	for i := range c.procs {
+		if c.procs[i] != nil {
+			c.stop(i, syscall.SIGTERM)
+		}
+	}
+	wall := time.Since(began)
+	serverCPU := server.Stop()
+	if err != nil {
+		return err
+	}
+	if err := report(ctx, db, s, began, ended, kills); err != nil {
+		return err
+	}
+	fmt.Printf("  CPU (all replicas): %.0f%% of one core (user+system of all %d replica processes over their lives, over the %s from the first start to the last exit)\n",
+		100*float64(c.cpu)/float64(wall), c.started, wall.Round(time.Second))
+	fmt.Printf("  CPU (database server): %s\n", serverCPU)
+	fmt.Printf("  peak RSS: %d MB (the largest replica process's own VmHWM, read before each kill and the final stop; not a sum)\n", c.peak>>20)
+	return nil
+}
+
+// killLoop SIGKILLs a random replica every killMin-killMax and restarts
+// it 0-3 s later, until the duration has passed.
+func killLoop(c *cluster, s settings, began time.Time, duration time.Duration) ([]kill, error) {
+	var kills []kill
 	for deadline := began.Add(duration); time.Now().Before(deadline); {
-		wait := killMin + time.Duration(rand.Int64N(int64(killMax-killMin)+1))
-		time.Sleep(min(wait, time.Until(deadline)))
+		wait := s.killMin + time.Duration(rand.Int64N(int64(s.killMax-s.killMin)+1))
+		if err := c.sleep(min(wait, time.Until(deadline))); err != nil {
+			return kills, err
+		}
 		if time.Now().After(deadline) {
 			break
 		}
-		i := rand.IntN(replicas)
-		_ = procs[i].Process.Signal(syscall.SIGKILL)
-		_ = procs[i].Wait()
-		kills++
-		time.Sleep(time.Duration(rand.Int64N(int64(3 * time.Second))))
-		if err := start(i); err != nil {
-			return err
+		i := rand.IntN(s.replicas)
+		k := kill{at: time.Now().UTC(), replica: i, host: c.procs[i].host}
+		c.stop(i, syscall.SIGKILL)
+		kills = append(kills, k)
+		if err := c.sleep(time.Duration(rand.Int64N(int64(3 * time.Second)))); err != nil {
+			return kills, err
 		}
-		fmt.Printf("soak: %s killed replica %d (kill %d)\n", time.Since(began).Round(time.Second), i, kills)
+		if err := c.start(i); err != nil {
+			return kills, err
+		}
+		fmt.Printf("soak: %s killed replica %d, %s (kill %d)\n", k.at.Sub(began).Round(time.Second), i, k.host, len(kills))
 	}
-	ended := time.Now().UTC()
-	for _, p := range procs {
-		_ = p.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range procs {
-		_ = p.Wait()
-	}
-	return report(ctx, db, tasks, began, ended, kills)
-}
-
-// report counts pairs over the fire times from 5 s after the start to 5 s
-// before the end, when every replica had had time to start.
-func report(ctx context.Context, db *models.DB, tasks int, began, ended time.Time, kills int) error {
-	from, to := began.Add(5*time.Second).Truncate(time.Second), ended.Add(-5*time.Second).Truncate(time.Second)
-	seconds := int(to.Sub(from)/time.Second) + 1
-	var ran, runsTwice, lost, requeued, statuses int
-	q := func(dst *int, query string) error {
-		return db.GetContext(ctx, dst, query, from, to)
-	}
-	// A pair ran if its function completed (test_interval always succeeds).
-	if err := q(&ran, "SELECT COUNT(*) FROM (SELECT DISTINCT task_id, scheduled_at FROM execute_task WHERE status = 'success' AND scheduled_at BETWEEN ? AND ?) p"); err != nil {
-		return err
-	}
-	// A pair ran twice if two rows of it finished successfully.
-	if err := q(&runsTwice, "SELECT COUNT(*) FROM (SELECT task_id FROM execute_task WHERE status = 'success' AND scheduled_at BETWEEN ? AND ? GROUP BY task_id, scheduled_at HAVING COUNT(*) > 1) p"); err != nil {
-		return err
-	}
-	if err := q(&lost, "SELECT COUNT(*) FROM execute_task WHERE status = 'lost' AND scheduled_at BETWEEN ? AND ?"); err != nil {
-		return err
-	}
-	if err := q(&requeued, "SELECT COUNT(*) FROM execute_task WHERE extra LIKE '%requeued_from%' AND scheduled_at BETWEEN ? AND ?"); err != nil {
-		return err
-	}
-	if err := q(&statuses, "SELECT COUNT(*) FROM execute_task WHERE status IN ('running', 'pending') AND scheduled_at BETWEEN ? AND ?"); err != nil {
-		return err
-	}
-	expected := tasks * seconds
-	fmt.Printf("soak result: %d kills; fire times %s..%s (%d s x %d tasks = %d pairs)\n", kills, from.Format(time.TimeOnly), to.Format(time.TimeOnly), seconds, tasks, expected)
-	fmt.Printf("  ran once: %d, ran twice: %d, not run: %d, of which lost mid-run (killed while the function ran; max_retries 0): %d; claimed by a killed replica and requeued: %d; still running/pending: %d\n",
-		ran-runsTwice, runsTwice, expected-ran, lost, requeued, statuses)
-	return nil
+	return kills, nil
 }
