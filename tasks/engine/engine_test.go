@@ -76,8 +76,9 @@ func setup(t *testing.T, db *sqlx.DB) *harness {
 }
 
 // setupClock builds an engine on clock; engines sharing a clock are
-// replicas seeing the same instants.
-func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness {
+// replicas seeing the same instants. tune, if given, may change the
+// config and register more functions before the engine is built.
+func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock, tune ...func(*Config, *tasks.Registry)) *harness {
 	t.Helper()
 	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000), fires: make(chan time.Time, 1000),
 		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100)}
@@ -121,7 +122,11 @@ func setupClock(t *testing.T, db *sqlx.DB, clock *clockwork.FakeClock) *harness 
 		return nil
 	}))
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e, err := New(Config{ShutdownTimeout: 2 * time.Second, Defaults: Defaults{MisfireGrace: time.Second}}, db, reg, log, WithClock(h.clock))
+	cfg := Config{ShutdownTimeout: 2 * time.Second, Defaults: Defaults{MisfireGrace: time.Second}}
+	for _, f := range tune {
+		f(&cfg, reg)
+	}
+	e, err := New(cfg, db, reg, log, WithClock(h.clock))
 	must(t, err)
 	e.runner.recorded = h.runs
 	e.dispatched = h.fires
