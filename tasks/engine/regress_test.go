@@ -264,3 +264,73 @@ func TestRegress_OutageFiresAreAccountedFor(t *testing.T) {
 		t.Errorf("misfire skip: fire times of the outage neither run nor covered by a missed row: %v; history:%s", missing, describe(skipRuns))
 	}
 }
+
+// Defect 3 (issue 9): one row stops every sync.
+//
+// The engine starts on a table holding a valid date row "9999-12-31
+// 23:59:59" in America/New_York, which fires in the year 10000 UTC;
+// beside it a normal row, a row with a bad spec, and the claim of a dead
+// replica whose lease has run out. Two full syncs.
+//
+// Asserts: the normal row is ready with its next_fire_at; the bad row is
+// error with its sched_error; the year-10000 row is error with a
+// sched_error naming the column, and stays readable; the dead replica's
+// claim is taken over and run (maintenance does not ride on the rows'
+// write-back).
+//
+// Today, MySQL: every sync fails ("year is not in the range [1, 9999]")
+// before writing any row and before its maintenance: no row is written,
+// the dead claim stays running. SQLite: the year-10000 time is written as
+// text that no longer reads back as a time, so the row (and every full
+// sync) fails to read.
+func TestRegress_Year10000RowDoesNotStopSync(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setupClock(t, db, clockwork.NewFakeClockAt(start), func(c *Config, _ *tasks.Registry) {
+			c.FullSyncInterval = time.Second // each sync below reads every row
+		})
+		// The claim of a replica that died, as deadClaim writes it, but
+		// before the engine's first sync.
+		owner := h.insert("dead_claim", "interval", "3600", "record", "", "")
+		ids, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: owner, TaskKey: "dead_claim", ScheduledAt: start.Add(-time.Second),
+			Attempt: 1, Source: models.SourceSchedule, TraceID: "dead-replica", Owner: "dead", Host: "gone/1", StartedAt: start.Add(-40 * time.Second)}})
+		must(t, err)
+		far := h.insert("year_10000", "date", "9999-12-31 23:59:59", "record", "", `{"timezone":"America/New_York"}`)
+		normal := h.insert("normal", "interval", "5", "record", "", "")
+		bad := h.insert("bad_spec", "cron", "61 * * * *", "record", "", "")
+		for i := range 2 {
+			if err := h.e.SyncOnce(t.Context()); err != nil {
+				t.Logf("sync %d: %v", i+1, err)
+			}
+			h.clock.Advance(time.Second) // no fire is due at 00:00:02 or 00:00:03
+		}
+		state := func(id int64) (status, schedErr string) {
+			must(t, db.QueryRow("SELECT status, sched_error FROM task WHERE id = ?", id).Scan(&status, &schedErr))
+			return status, schedErr
+		}
+		if r := h.task(normal); r.Status != models.TaskReady || !r.NextFireAt.Valid || r.AppliedSpec != "interval 5s" {
+			t.Errorf("normal row not written: status %q applied %q next %v", r.Status, r.AppliedSpec, r.NextFireAt)
+		}
+		if status, schedErr := state(bad); status != models.TaskError || !strings.Contains(schedErr, "column spec") {
+			t.Errorf("bad row not marked: status %q sched_error %q", status, schedErr)
+		}
+		if status, schedErr := state(far); status != models.TaskError || !strings.Contains(schedErr, "column") {
+			t.Errorf("year-10000 row: status %q sched_error %q; want error naming the column", status, schedErr)
+		}
+		if _, err := models.GetTask(t.Context(), db, far); err != nil {
+			t.Errorf("year-10000 row no longer reads: %v", err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r, err := models.GetRun(t.Context(), db, ids[0])
+			must(t, err)
+			if r.Status == models.RunSuccess {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("dead replica's claim (lease over) not taken over: status %q owner %q", r.Status, r.Owner)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
