@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
@@ -331,6 +332,113 @@ func TestRegress_Year10000RowDoesNotStopSync(t *testing.T) {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// Defect 4 (issue 9): one big output wedges history. MySQL only: the
+// output column is TEXT (65,535 bytes) there; SQLite stores any length.
+//
+// Output limit 200,000; one task prints 70,000 bytes and twenty others
+// fire at the same instant (their outcomes share the writers' batches).
+//
+// Asserts: within 10 s every run is recorded: the twenty success, the big
+// one success with an output that fits the column; and the next fire of
+// the twenty runs (success, not skipped).
+//
+// Today: the big run's batch fails with Error 1406 (Data too long for
+// column 'output') and is retried forever: the big run and its batch
+// mates stay running, their next fires are skipped as overlaps, and at
+// shutdown they are recorded interrupted.
+func TestRegress_BigOutputIsRecorded(t *testing.T) {
+	db := modelstest.MySQL(t)
+	h := setupClock(t, db, clockwork.NewFakeClockAt(start), func(c *Config, r *tasks.Registry) {
+		c.OutputLimit = 200000
+		must(t, r.Add("big", func(ctx context.Context, run *tasks.Run) error {
+			run.Printf("%s", strings.Repeat("x", 70000))
+			return nil
+		}))
+	})
+	big := h.insert("big", "interval", "5", "big", "", "")
+	var normal []int64
+	for i := range 20 {
+		normal = append(normal, h.insert(fmt.Sprintf("normal_%02d", i), "interval", "5", "record", "", ""))
+	}
+	h.sync()
+	h.advance(1, 4*time.Second) // 00:00:05: all 21 fire in one group
+	h.fired(1)
+	first := start.Add(4 * time.Second)
+
+	deadline := time.Now().Add(10 * time.Second) // one deadline for all 21
+	bigRuns := pollRuns(t, db, big, time.Until(deadline), settled)
+	if r := runAt(bigRuns, first, 1); r == nil || r.Status != models.RunSuccess || len(r.Output) > 65535 || !utf8.ValidString(string(r.Output)) {
+		if r != nil {
+			t.Errorf("big output run: status %q, %d bytes of output; want success with output cut to fit", r.Status, len(r.Output))
+		} else {
+			t.Errorf("big output run missing; history:%s", describe(bigRuns))
+		}
+	}
+	var stuck []string
+	for _, id := range normal {
+		runs := pollRuns(t, db, id, time.Until(deadline), settled)
+		if r := runAt(runs, first, 1); r == nil || r.Status != models.RunSuccess {
+			stuck = append(stuck, fmt.Sprintf("task %d:%s", id, describe(runs)))
+		}
+	}
+	if len(stuck) > 0 {
+		t.Errorf("%d of 20 normal runs at 00:00:05 not recorded success:\n%s", len(stuck), strings.Join(stuck, "\n"))
+	}
+
+	h.advance(1, 5*time.Second) // 00:00:10
+	h.fired(1)
+	second := first.Add(5 * time.Second)
+	stuck = nil
+	deadline = time.Now().Add(5 * time.Second)
+	for _, id := range normal {
+		runs := pollRuns(t, db, id, time.Until(deadline), func(runs []models.ExecuteTask) bool {
+			r := runAt(runs, second, 1)
+			return r != nil && models.Finished(r.Status)
+		})
+		if r := runAt(runs, second, 1); r == nil || r.Status != models.RunSuccess {
+			stuck = append(stuck, fmt.Sprintf("task %d:%s", id, describe(runs)))
+		}
+	}
+	if len(stuck) > 0 {
+		t.Errorf("%d of 20 normal runs at 00:00:10 not success:\n%s", len(stuck), strings.Join(stuck, "\n"))
+	}
+}
+
+// Defect 4 (issue 9), second case: output cut inside a UTF-8 character.
+//
+// Output limit 1000; the task prints 400 × "中" (1,200 bytes): the limit
+// falls inside the 334th character.
+//
+// Asserts: the run is recorded success, with valid UTF-8 output.
+//
+// Today: on MySQL the outcome fails with Error 1366 (Incorrect string
+// value) and is retried forever, the run stays running; on SQLite it is
+// stored with the half character, so the output is not valid UTF-8.
+func TestRegress_OutputCutInsideACharacter(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setupClock(t, db, clockwork.NewFakeClockAt(start), func(c *Config, r *tasks.Registry) {
+			c.OutputLimit = 1000
+			must(t, r.Add("wide", func(ctx context.Context, run *tasks.Run) error {
+				run.Printf("%s", strings.Repeat("中", 400))
+				return nil
+			}))
+		})
+		id := h.insert("wide", "interval", "5", "wide", "", "")
+		h.sync()
+		h.advance(1, 4*time.Second)
+		h.fired(1)
+		runs := pollRuns(t, db, id, 10*time.Second, settled)
+		r := runAt(runs, start.Add(4*time.Second), 1)
+		if r == nil || r.Status != models.RunSuccess || !utf8.ValidString(string(r.Output)) {
+			if r == nil {
+				t.Fatalf("no run; history:%s", describe(runs))
+			}
+			t.Errorf("run: status %q, output valid UTF-8: %v (%d bytes, ends %q); want success with valid UTF-8",
+				r.Status, utf8.ValidString(string(r.Output)), len(r.Output), string(r.Output)[max(0, len(r.Output)-40):])
 		}
 	})
 }
