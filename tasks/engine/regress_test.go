@@ -9,6 +9,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -441,4 +443,74 @@ func TestRegress_OutputCutInsideACharacter(t *testing.T) {
 				r.Status, utf8.ValidString(string(r.Output)), len(r.Output), string(r.Output)[max(0, len(r.Output)-40):])
 		}
 	})
+}
+
+// Defect 5 (issue 9): writes silently dropped on the original unique key
+// UNIQUE(task_key, status), which a database migrated from the original
+// DDL keeps, and which schema.sql itself still declares (so a fresh
+// database has it too: the fresh MySQL and SQLite cases).
+//
+// Two valid rows share a task_key: the first says "error" (it was bad
+// once), the second "ready" (inserted meanwhile, which the unique index
+// allowed).
+//
+// Asserts: after a sync the later row is status error with a sched_error
+// naming task_key; the first says ready with its applied_spec (what the
+// engine wrote); at the next fire only the first runs.
+//
+// Today: the engine writes status with UPDATE IGNORE, and each row's new
+// status collides with the other's old one: both writes are dropped
+// without an error. The first row still says error with an empty
+// sched_error while it runs; the later still says ready while it is
+// refused. (A replica that scheduled the later row before the first was
+// valid keeps running it, so both rows of one key run.)
+func TestRegress_DuplicateKeyRowIsRefusedVisibly(t *testing.T) {
+	cases := map[string]func(t *testing.T) *sqlx.DB{
+		"original_ddl": func(t *testing.T) *sqlx.DB {
+			db := modelstest.Open(t, modelstest.EmptyMySQL(t))
+			ddl, err := os.ReadFile(filepath.Join(modelstest.Root(t), "models", "testdata", "original.sql"))
+			must(t, err)
+			modelstest.Exec(t, db, string(ddl))
+			_, err = db.Exec("DELETE FROM task") // the sample rows name functions this test does not register
+			must(t, err)
+			_, err = models.Migrate(t.Context(), db, modelstest.Schema(t))
+			must(t, err)
+			return db
+		},
+		"mysql":  func(t *testing.T) *sqlx.DB { return modelstest.MySQL(t) },
+		"sqlite": func(t *testing.T) *sqlx.DB { return modelstest.SQLite(t) },
+	}
+	for _, name := range []string{"original_ddl", "mysql", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			db := cases[name](t)
+			h := setup(t, db)
+			var ids [2]int64
+			for i, status := range []string{models.TaskError, models.TaskReady} {
+				id, err := models.InsertTask(t.Context(), db, models.Task{Key: "dup", Desc: "dup", Func: "record", Trigger: "interval",
+					Spec: "5", IsValid: 1, Status: status})
+				must(t, err)
+				h.stamp(id)
+				ids[i] = id
+			}
+			if err := h.e.SyncOnce(t.Context()); err != nil {
+				t.Logf("sync: %v", err)
+			}
+			first, later := h.task(ids[0]), h.task(ids[1])
+			if first.Status != models.TaskReady || first.AppliedSpec != "interval 5s" || first.SchedError != "" {
+				t.Errorf("first row: status %q applied %q sched_error %q; want ready, interval 5s, no error", first.Status, first.AppliedSpec, first.SchedError)
+			}
+			if later.Status != models.TaskError || !strings.Contains(later.SchedError, "task_key") {
+				t.Errorf("later row: status %q sched_error %q; want error naming task_key", later.Status, later.SchedError)
+			}
+			h.advance(1, 4*time.Second) // 00:00:05
+			h.fired(1)
+			firstRuns := pollRuns(t, db, ids[0], 5*time.Second, func(runs []models.ExecuteTask) bool { return len(runs) > 0 && settled(runs) })
+			if len(firstRuns) != 1 || firstRuns[0].Status != models.RunSuccess {
+				t.Errorf("first row's runs:%s", describe(firstRuns))
+			}
+			if laterRuns := h.history(ids[1]); len(laterRuns) != 0 {
+				t.Errorf("the refused row ran:%s", describe(laterRuns))
+			}
+		})
+	}
 }
