@@ -514,3 +514,91 @@ func TestRegress_DuplicateKeyRowIsRefusedVisibly(t *testing.T) {
 		})
 	}
 }
+
+// Defect 7a (issue 9): a clean shutdown leaves a run_start row.
+//
+// Fifty schedules (one task each) fire at one instant, so fifty fires
+// each write a run_start row, and Shutdown is called at once, while their
+// runs finish. Twenty times, each on a fresh database.
+//
+// Asserts: once Shutdown has returned, no run_start row is left (the
+// daemon closes its pool right after: a delete still to come is lost).
+//
+// Today: each fire's run_start row is deleted by a goroutine that
+// Shutdown does not wait for, so Shutdown returns before some deletes
+// have run. This is a race: today it shows in most rounds, not in all of
+// them.
+func TestRegress_ShutdownLeavesNoRunStart(t *testing.T) {
+	modelstest.EachKind(t, func(t *testing.T, kind string) {
+		const rounds = 20
+		left := 0
+		for round := range rounds {
+			pools := modelstest.Pools(t, kind, 2)
+			h := setup(t, pools[0])
+			for i := range 50 {
+				// "5,N" for N = 6..55: fifty groups, all firing at 00:00:05.
+				h.insert(fmt.Sprintf("t%02d", i), "cron", fmt.Sprintf("5,%d * * * * *", i+6), "record", "", "")
+			}
+			h.sync()
+			h.advance(50, 4*time.Second) // 00:00:05
+			h.fired(50)
+			must(t, h.e.Shutdown())
+			var n int
+			must(t, pools[1].Get(&n, "SELECT COUNT(*) FROM run_start"))
+			_ = pools[0].Close() // as main does once Run returns
+			if n > 0 {
+				t.Logf("round %d: %d run_start rows left after Shutdown", round+1, n)
+				left++
+			}
+		}
+		if left > 0 {
+			t.Errorf("%d of %d clean shutdowns left run_start rows", left, rounds)
+		}
+	})
+}
+
+// Defect 7b and 7c (issue 9): a run cut off by shutdown whose function
+// ignores its context.
+//
+// A date task fires at 00:00:05 and runs "block" (ignores ctx); fake
+// time moves 10 s; Shutdown with a 200 ms timeout.
+//
+// Asserts: the run is interrupted with started_at 00:00:05 and
+// duration_ms ≥ 10,000 (it ran that long), and its task row no longer
+// says doing.
+//
+// Today: the run is recorded interrupted with started_at NULL and
+// duration_ms 0, and the task row stays doing.
+func TestRegress_ShutdownRecordsCutOffRun(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *sqlx.DB) {
+		h := setupClock(t, db, clockwork.NewFakeClockAt(start), func(c *Config, _ *tasks.Registry) {
+			c.ShutdownTimeout = 200 * time.Millisecond
+		})
+		id := h.insert("stuck", "date", "2026-01-01 00:00:05", "block", "", "")
+		h.sync()
+		h.advance(1, 4*time.Second) // 00:00:05
+		h.fired(1)
+		h.waitStarted()
+		h.clock.Advance(10 * time.Second) // it has run 10 s
+		done := make(chan struct{})
+		go func() { _ = h.e.Shutdown(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("Shutdown did not return")
+		}
+		runs := h.history(id)
+		if len(runs) != 1 {
+			t.Fatalf("history:%s", describe(runs))
+		}
+		r := runs[0]
+		at := start.Add(4 * time.Second)
+		if r.Status != models.RunInterrupted || !r.StartedAt.Valid || r.StartedAt.Time.Sub(at).Abs() > time.Second || r.DurationMS.Int64 < 10000 {
+			t.Errorf("cut-off run: status %q started_at %v duration_ms %v; want interrupted, started 00:00:05, at least 10000 ms",
+				r.Status, r.StartedAt, r.DurationMS)
+		}
+		if task := h.task(id); task.Status == models.TaskDoing {
+			t.Errorf("task row still says doing after shutdown (last_status %q)", task.LastStatus)
+		}
+	})
+}
