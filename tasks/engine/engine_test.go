@@ -75,8 +75,9 @@ func setup(t *testing.T, db *models.DB) *harness {
 }
 
 // setupClock builds an engine on clock; engines sharing a clock are
-// replicas seeing the same instants.
-func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock) *harness {
+// replicas seeing the same instants. tune, if given, may change the
+// config and register more functions before the engine is built.
+func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock, tune ...func(*Config, *tasks.Registry)) *harness {
 	t.Helper()
 	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000), fires: make(chan time.Time, 1000),
 		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100)}
@@ -122,6 +123,9 @@ func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock) *harnes
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := DefaultConfig()
 	cfg.ShutdownTimeout, cfg.MisfireGrace = 2*time.Second, time.Second
+	for _, f := range tune {
+		f(&cfg, reg)
+	}
 	e, err := New(cfg, db, reg, log, WithClock(h.clock))
 	must(t, err)
 	e.runner.recorded = h.runs
