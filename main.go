@@ -36,6 +36,9 @@ import (
 //go:embed schema.sql
 var schema string
 
+//go:embed schema_sqlite.sql
+var schemaSQLite string
+
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "taskrunner:", err)
@@ -143,7 +146,7 @@ func openDB(ctx context.Context, cfg *conf.Config, log *slog.Logger) (*models.DB
 
 // migrate upgrades the tables; a new local database gets the sample rows.
 func migrate(ctx context.Context, db *models.DB, cfg *conf.Config, log *slog.Logger) error {
-	done, err := models.Migrate(ctx, db, schema)
+	done, err := models.Migrate(ctx, db, models.Schemas{MySQL: schema, SQLite: schemaSQLite})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@
 -- and indexes. All DATETIME columns hold UTC; the daemon sets the session
 -- time zone to UTC, so the TIMESTAMP columns read back in UTC too.
 -- The column meanings are documented in README.md ("The task table").
+-- schema_sqlite.sql defines the same tables for SQLite; a test
+-- (models.TestSchemas_Equivalent) keeps the two in step.
 -- ux__execute_task__fire also serves "the history of one task, newest
 -- first" (ORDER BY scheduled_at DESC).
 -- run_start holds, per batch of claimed runs a replica let go at once,

@@ -111,6 +111,60 @@ func TestMigrate_SQLiteIdempotent(t *testing.T) {
 	}
 }
 
+// sqliteLayout lists an SQLite database's columns (with type, NOT NULL,
+// default and primary key), indexes and triggers, one string each.
+func sqliteLayout(t *testing.T, db *models.DB) []string {
+	t.Helper()
+	var out []string
+	err := db.Select(&out, `SELECT m.name || '.' || c.name || ' ' || c.type || ' notnull=' || c."notnull" || ' default=' || COALESCE(c.dflt_value, '-') || ' pk=' || c.pk
+		FROM sqlite_master m JOIN pragma_table_info(m.name) c WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+		UNION ALL SELECT type || ' ' || tbl_name || '.' || name FROM sqlite_master WHERE type IN ('index', 'trigger') AND name NOT LIKE 'sqlite_%'
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// An SQLite database of the original layout gets the columns, indexes and
+// triggers of schema_sqlite.sql, and keeps its rows.
+func TestMigrate_SQLiteOriginal(t *testing.T) {
+	ctx := context.Background()
+	orig := modelstest.EmptySQLite(t)
+	ddl, err := os.ReadFile("testdata/original_sqlite.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modelstest.Exec(t, orig, string(ddl))
+	done, err := models.Migrate(ctx, orig, modelstest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(done, `ALTER TABLE task ADD COLUMN "next_fire_at" DATETIME`) || !slices.Contains(done, "create table run_start") ||
+		!slices.ContainsFunc(done, func(s string) bool { return strings.HasPrefix(s, "CREATE TRIGGER IF NOT EXISTS task_update_at") }) {
+		t.Errorf("migrate did %q", done)
+	}
+	again, err := models.Migrate(ctx, orig, modelstest.Schema(t))
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second migrate: %q, %v; want nothing to do", again, err)
+	}
+	// The original's own create_at and update_at keep their default
+	// (CURRENT_TIMESTAMP); all else is as on a new database.
+	own := func(c string) bool { return strings.Contains(c, ".create_at ") || strings.Contains(c, ".update_at ") }
+	got := slices.DeleteFunc(sqliteLayout(t, orig), own)
+	want := slices.DeleteFunc(sqliteLayout(t, modelstest.SQLite(t)), own)
+	if !slices.Equal(got, want) {
+		t.Errorf("layout after migrate:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	tasks, err := models.ListTasks(ctx, orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 3 || tasks[0].Key != "test_interval" || tasks[1].Args != `"guess","hello"` || !tasks[2].UpdateAt.Equal(time.Date(2020, 4, 24, 18, 46, 15, 0, time.UTC)) {
+		t.Fatalf("sample rows after migrate: %+v", tasks)
+	}
+}
+
 func insertTask(t *testing.T, db *models.DB, key string) int64 {
 	t.Helper()
 	id, err := models.InsertTask(context.Background(), db, models.Task{
