@@ -6,6 +6,9 @@
 -- and indexes. All DATETIME columns hold UTC; the daemon sets the session
 -- time zone to UTC, so the TIMESTAMP columns read back in UTC too.
 -- The column meanings are documented in README.md ("The task table").
+-- The original DDL's UNIQUE (task_key, status) is dropped by the migration
+-- (the engine writes status: two rows of one key would collide); the engine
+-- itself refuses the second valid row of a key.
 -- schema_sqlite.sql defines the same tables for SQLite; a test
 -- (models.TestSchemas_Equivalent) keeps the two in step.
 -- ux__execute_task__fire also serves "the history of one task, newest
@@ -35,7 +38,7 @@ CREATE TABLE IF NOT EXISTS `task` (
   `last_status` varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'status of the latest finished run',
   `last_error` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'error of the latest finished run',
   PRIMARY KEY (`id`) USING BTREE,
-  UNIQUE INDEX `ux__task__task_key_status`(`task_key`, `status`) USING BTREE,
+  INDEX `ix__task__task_key`(`task_key`),
   INDEX `ix__task__update_at`(`update_at`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
 

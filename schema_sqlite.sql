@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS task (
   last_status TEXT NOT NULL DEFAULT '',
   last_error TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS ux__task__task_key_status ON task (task_key, status);
+CREATE INDEX IF NOT EXISTS ix__task__task_key ON task (task_key);
 CREATE INDEX IF NOT EXISTS ix__task__update_at ON task (update_at);
 
 -- SQLite has no ON UPDATE: update_at moves when a user edits the

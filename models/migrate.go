@@ -7,6 +7,12 @@ import (
 	"strings"
 )
 
+// droppedIndexes are indexes of earlier schemas that Migrate drops, by
+// table. ux__task__task_key_status is the original DDL's UNIQUE (task_key,
+// status): the engine writes status, so two rows of one key would collide
+// on it; ix__task__task_key replaces it.
+var droppedIndexes = map[string][]string{"task": {"ux__task__task_key_status"}}
+
 // Schemas are the texts of the two schema files: schema.sql for
 // MySQL/MariaDB and schema_sqlite.sql for SQLite. They define the same
 // tables; Migrate reads the one of the database's dialect.
@@ -17,7 +23,8 @@ type Schemas struct {
 
 // Migrate brings the database up to its schema file: missing tables are
 // created, and missing columns, indexes (and, on SQLite, triggers) of
-// existing tables are added. It changes no column, so it is safe to run at
+// existing tables are added; the indexes of earlier schemas that get in
+// the way (droppedIndexes) are dropped. It changes no column, so it is safe to run at
 // every start and on a database made by the original framework's DDL; a
 // column narrower than the schema says is widened only by Rebuild. It
 // returns what it did, one line per step.
@@ -218,10 +225,15 @@ func migrateMySQL(ctx context.Context, db *DB, s schema) ([]string, error) {
 		if err := db.SelectContext(ctx, &haveIdx, "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", t.name); err != nil {
 			return done, fmt.Errorf("migrate %s: %w", t.name, err)
 		}
-		var adds []string
+		var changes []string
+		for _, name := range droppedIndexes[t.name] {
+			if containsFold(haveIdx, name) {
+				changes = append(changes, fmt.Sprintf("DROP INDEX `%s`", name))
+			}
+		}
 		for _, c := range t.columns {
 			if !containsFold(haveCols, c.name) {
-				adds = append(adds, fmt.Sprintf("ADD COLUMN `%s` %s", c.name, c.def))
+				changes = append(changes, fmt.Sprintf("ADD COLUMN `%s` %s", c.name, c.def))
 			}
 		}
 		for _, ix := range t.indexes {
@@ -230,14 +242,14 @@ func migrateMySQL(ctx context.Context, db *DB, s schema) ([]string, error) {
 				if ix.unique {
 					kind = "UNIQUE INDEX"
 				}
-				adds = append(adds, fmt.Sprintf("ADD %s `%s` (`%s`)", kind, ix.name, strings.Join(ix.cols, "`, `")))
+				changes = append(changes, fmt.Sprintf("ADD %s `%s` (`%s`)", kind, ix.name, strings.Join(ix.cols, "`, `")))
 			}
 		}
-		if len(adds) == 0 {
+		if len(changes) == 0 {
 			continue
 		}
 		// One statement per table: at most one table rebuild.
-		stmt := fmt.Sprintf("ALTER TABLE `%s` %s", t.name, strings.Join(adds, ", "))
+		stmt := fmt.Sprintf("ALTER TABLE `%s` %s", t.name, strings.Join(changes, ", "))
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return done, fmt.Errorf("migrate: %s: %w", stmt, err)
 		}
@@ -248,8 +260,8 @@ func migrateMySQL(ctx context.Context, db *DB, s schema) ([]string, error) {
 
 // migrateSQLite runs the statements of schema_sqlite.sql that are needed:
 // a new table is created with its indexes and triggers (one step, "create
-// table"); an existing one gets its missing columns, indexes and triggers,
-// one step each. SQLite's ADD COLUMN takes a constant default only, which
+// table"); an existing one loses its dropped indexes and gets its missing
+// columns, indexes and triggers, one step each. SQLite's ADD COLUMN takes a constant default only, which
 // every column added since the original DDL has.
 func migrateSQLite(ctx context.Context, db *DB, s schema) ([]string, error) {
 	var done []string
@@ -282,6 +294,11 @@ func migrateSQLite(ctx context.Context, db *DB, s schema) ([]string, error) {
 			return done, fmt.Errorf("migrate %s: %w", t.name, err)
 		}
 		var stmts []string
+		for _, name := range droppedIndexes[t.name] {
+			if containsFold(haveIdx, name) {
+				stmts = append(stmts, fmt.Sprintf("DROP INDEX %q", name))
+			}
+		}
 		for _, ix := range t.indexes {
 			if !containsFold(haveIdx, ix.name) {
 				stmts = append(stmts, ix.create)

@@ -61,8 +61,10 @@ func TestMigrate_OriginalDDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(done) != 3 || !strings.HasPrefix(done[0], "ALTER TABLE `task`") || !strings.HasPrefix(done[1], "ALTER TABLE `execute_task`") || done[2] != "create table run_start" {
-		t.Errorf("want one ALTER per original table and run_start created, got %q", done)
+	if len(done) != 3 || !strings.HasPrefix(done[0], "ALTER TABLE `task` DROP INDEX `ux__task__task_key_status`, ADD COLUMN") ||
+		!strings.HasSuffix(done[0], "ADD INDEX `ix__task__task_key` (`task_key`), ADD INDEX `ix__task__update_at` (`update_at`)") ||
+		!strings.HasPrefix(done[1], "ALTER TABLE `execute_task`") || done[2] != "create table run_start" {
+		t.Errorf("want one ALTER per original table (task's dropping the original unique key) and run_start created, got %q", done)
 	}
 	again, err := models.Migrate(ctx, orig, modelstest.Schema(t))
 	if err != nil || len(again) != 0 {
@@ -93,6 +95,52 @@ func TestMigrate_OriginalDDL(t *testing.T) {
 	}
 	if len(tasks) != 3 || tasks[0].Key != "test_interval" || tasks[1].Args != `"guess","hello"` {
 		t.Fatalf("sample rows after migrate: %+v", tasks)
+	}
+}
+
+// The original DDL's UNIQUE (task_key, status) is gone after migrating,
+// on MySQL and SQLite: two rows of one key and one status can be written
+// (the engine refuses the second valid row itself, visibly).
+func TestMigrate_OriginalUniqueKeyDropped(t *testing.T) {
+	for _, kind := range []struct{ name, ddl string }{{"mysql", "testdata/original.sql"}, {"sqlite", "testdata/original_sqlite.sql"}} {
+		t.Run(kind.name, func(t *testing.T) {
+			ctx := context.Background()
+			var db *models.DB
+			if kind.name == "mysql" {
+				db = modelstest.Open(t, modelstest.EmptyMySQL(t))
+			} else {
+				db = modelstest.EmptySQLite(t)
+			}
+			ddl, err := os.ReadFile(kind.ddl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			modelstest.Exec(t, db, string(ddl))
+			if _, err := models.InsertTask(ctx, db, models.Task{Key: "test_interval", Func: "f", Trigger: "interval", Spec: "5", IsValid: 1}); err == nil {
+				t.Fatal("the original DDL took a second (test_interval, ready) row: the test proves nothing")
+			}
+			done, err := models.Migrate(ctx, db, modelstest.Schema(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(done, func(s string) bool {
+				return strings.Contains(s, "DROP INDEX `ux__task__task_key_status`") || s == `DROP INDEX "ux__task__task_key_status"`
+			}) {
+				t.Errorf("migrate did not drop the original unique key: %q", done)
+			}
+			id, err := models.InsertTask(ctx, db, models.Task{Key: "test_interval", Func: "f", Trigger: "interval", Spec: "5", IsValid: 1})
+			if err != nil {
+				t.Fatalf("a second row of key test_interval, status ready: %v", err)
+			}
+			// The engine's write of a status another row of the key has.
+			if err := models.SetTaskState(ctx, db, []int64{1, id}, models.TaskState{Status: models.TaskError, SchedError: "column task_key: taken"}); err != nil {
+				t.Fatalf("both rows of one key set to one status: %v", err)
+			}
+			var n int
+			if err := db.Get(&n, "SELECT COUNT(*) FROM task WHERE task_key = 'test_interval' AND status = 'error'"); err != nil || n != 2 {
+				t.Fatalf("%d rows of the key in status error, %v; want 2", n, err)
+			}
+		})
 	}
 }
 
