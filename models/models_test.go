@@ -445,3 +445,67 @@ func TestClaimText(t *testing.T) {
 		}
 	})
 }
+
+// A database migrated from the original DDL keeps execute_task.id
+// int(11): PendingRebuilds names the ALTER that widens it, Rebuild runs
+// it, and the rows stay.
+func TestRebuild_OriginalDDL(t *testing.T) {
+	ctx := context.Background()
+	db := modelstest.Open(t, modelstest.EmptyMySQL(t))
+	ddl, err := os.ReadFile("testdata/original.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modelstest.Exec(t, db, string(ddl))
+	if _, err := models.Migrate(ctx, db, modelstest.Schema(t)); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+	ids, err := models.ClaimRuns(ctx, db, []models.Claim{
+		{TaskID: 1, TaskKey: "test_interval", ScheduledAt: at, Attempt: 1, TraceID: "t1", Owner: "o", StartedAt: at},
+		{TaskID: 2, TaskKey: "test_date", ScheduledAt: at, Attempt: 1, TraceID: "t2", Owner: "o", StartedAt: at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataType := func() string {
+		var typ string
+		if err := db.Get(&typ, "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'execute_task' AND COLUMN_NAME = 'id'"); err != nil {
+			t.Fatal(err)
+		}
+		return typ
+	}
+	if typ := dataType(); typ != "int" {
+		t.Fatalf("execute_task.id is %s after Migrate; Migrate must not rebuild", typ)
+	}
+
+	pending, err := models.PendingRebuilds(ctx, db, modelstest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || !strings.HasPrefix(pending[0], "ALTER TABLE `execute_task` MODIFY COLUMN `id` bigint(20) NOT NULL AUTO_INCREMENT") {
+		t.Fatalf("pending rebuilds %q; want execute_task.id widened, alone", pending)
+	}
+	done, err := models.Rebuild(ctx, db, modelstest.Schema(t))
+	if err != nil || !slices.Equal(done, pending) {
+		t.Fatalf("rebuild did %q, %v; want %q", done, err, pending)
+	}
+	if typ := dataType(); typ != "bigint" {
+		t.Fatalf("execute_task.id is %s after Rebuild", typ)
+	}
+	for i, id := range ids {
+		r, err := models.GetRun(ctx, db, id)
+		if err != nil || r.TraceID != fmt.Sprint("t", i+1) {
+			t.Fatalf("run %d after rebuild: %+v, %v", id, r, err)
+		}
+	}
+	if again, err := models.PendingRebuilds(ctx, db, modelstest.Schema(t)); err != nil || len(again) != 0 {
+		t.Fatalf("pending after rebuild: %q, %v", again, err)
+	}
+	// A new database, on either kind, has nothing to rebuild.
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		if p, err := models.PendingRebuilds(ctx, db, modelstest.Schema(t)); err != nil || len(p) != 0 {
+			t.Fatalf("pending on a new database: %q, %v", p, err)
+		}
+	})
+}
