@@ -2,13 +2,16 @@
 --
 -- A superset of the original framework's DDL: a database created with the
 -- original two tables is upgraded in place by `taskrunner migrate` (also run
--- at start unless [app] migrate_on_start = false), which only adds columns
--- and indexes. All DATETIME columns hold UTC; the daemon sets the session
--- time zone to UTC, so the TIMESTAMP columns read back in UTC too.
+-- at start unless [app] migrate_on_start = false), which adds tables,
+-- columns and indexes, drops the original UNIQUE (task_key, status), and
+-- changes no column: the original execute_task.id int(11) is widened only
+-- by `taskrunner migrate --rebuild`, which copies the table (models.Rebuild).
+-- All DATETIME columns hold UTC; the daemon sets the session time zone to
+-- UTC, so the TIMESTAMP columns read back in UTC too.
 -- The column meanings are documented in README.md ("The task table").
--- The original DDL's UNIQUE (task_key, status) is dropped by the migration
--- (the engine writes status: two rows of one key would collide); the engine
--- itself refuses the second valid row of a key.
+-- The original UNIQUE (task_key, status) goes because the engine writes
+-- status: two rows of one key would collide on it. The engine itself
+-- refuses the second valid row of a key.
 -- schema_sqlite.sql defines the same tables for SQLite; a test
 -- (models.TestSchemas_Equivalent) keeps the two in step.
 -- ux__execute_task__fire also serves "the history of one task, newest
@@ -78,3 +81,4 @@ CREATE TABLE IF NOT EXISTS `run_start` (
   PRIMARY KEY (`id`) USING BTREE,
   INDEX `ix__run_start__owner`(`owner`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
+
