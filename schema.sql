@@ -82,3 +82,23 @@ CREATE TABLE IF NOT EXISTS `run_start` (
   INDEX `ix__run_start__owner`(`owner`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
 
+-- replica has one row per replica process (and, with the queue, per worker
+-- process). Each beats heartbeat_at every second or so; one whose beats stop
+-- for longer than the death timeout is declared dead (dead_at) by another,
+-- and from then on it may neither start runs nor claim retries: its claims
+-- that never started run elsewhere, its started runs are lost. A clean
+-- shutdown sets dead_at itself (dead_reason 'stopped').
+CREATE TABLE IF NOT EXISTS `replica` (
+  `id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'replica or worker id, a UUID: execute_task.owner',
+  `kind` varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'replica / worker',
+  `host` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'hostname',
+  `pid` int(11) NOT NULL DEFAULT 0 COMMENT 'process id',
+  `version` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'taskrunner version',
+  `info` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT ('{}') COMMENT 'JSON: queues, ip, container, ...',
+  `started_at` datetime(6) NOT NULL COMMENT 'process start, UTC',
+  `heartbeat_at` datetime(6) NOT NULL COMMENT 'latest beat, UTC',
+  `dead_at` datetime(6) NULL DEFAULT NULL COMMENT 'when declared dead or stopped, UTC; NULL while alive',
+  `dead_reason` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'stopped, or why it was declared dead',
+  PRIMARY KEY (`id`) USING BTREE,
+  INDEX `ix__replica__dead_heartbeat`(`dead_at`, `heartbeat_at`)
+) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;

@@ -74,3 +74,17 @@ CREATE TABLE IF NOT EXISTS run_start (
   run_ids TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix__run_start__owner ON run_start (owner);
+
+CREATE TABLE IF NOT EXISTS replica (
+  id TEXT NOT NULL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0,
+  version TEXT NOT NULL DEFAULT '',
+  info TEXT NOT NULL DEFAULT '{}',
+  started_at DATETIME NOT NULL,
+  heartbeat_at DATETIME NOT NULL,
+  dead_at DATETIME,
+  dead_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS ix__replica__dead_heartbeat ON replica (dead_at, heartbeat_at);
