@@ -329,16 +329,18 @@ func TestRunStart(t *testing.T) {
 		ctx := context.Background()
 		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
 		ids := []int64{7, 3, 4, 5, 12, 9, 10, 11, 5}
-		first, err := models.StartRuns(ctx, db, "a", ids, at)
-		if err != nil {
-			t.Fatal(err)
+		register(t, db, "a", models.KindReplica, at)
+		register(t, db, "b", models.KindReplica, at)
+		first, ok, err := models.StartRuns(ctx, db, "a", ids, at)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
 		}
 		var stored string
 		if err := db.Get(&stored, "SELECT run_ids FROM run_start WHERE id = ?", first); err != nil || stored != "3-5,7,9-12" {
 			t.Fatalf("run_ids %q, %v", stored, err)
 		}
-		if _, err := models.StartRuns(ctx, db, "b", []int64{6}, at); err != nil {
-			t.Fatal(err)
+		if _, ok, err := models.StartRuns(ctx, db, "b", []int64{6}, at); err != nil || !ok {
+			t.Fatal(ok, err)
 		}
 		got, err := models.StartedRuns(ctx, db, "a", []int64{2, 3, 5, 6, 8, 9, 12, 13})
 		if err != nil {

@@ -212,3 +212,104 @@ func TestReplica_DeadOwnersPrune(t *testing.T) {
 		}
 	})
 }
+
+// Only a live replica records runs as started or claims a retry: one
+// declared dead, or never registered, is refused and writes nothing.
+func TestReplica_Fence(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		register(t, db, "live", models.KindReplica, t0)
+		register(t, db, "dead", models.KindReplica, t0)
+		if _, err := models.BeatReplica(ctx, db, "live", t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if dead, err := models.MarkDeadReplicas(ctx, db, t0.Add(time.Second), t0.Add(3*time.Second), "silent"); err != nil || !slices.Equal(dead, []string{"dead"}) {
+			t.Fatalf("declared dead: %q, %v", dead, err)
+		}
+		task := insertTask(t, db, "k")
+		at := t0.Add(4 * time.Second)
+		var claims []models.Claim
+		for i := range 3 {
+			claims = append(claims, models.Claim{TaskID: task, ScheduledAt: t0.Add(time.Duration(i) * time.Second), Attempt: 2, FirstID: 1,
+				Source: models.SourceRetry, TraceID: fmt.Sprint("retry", i), Status: models.RunPending, RetryAt: at})
+		}
+		runs, err := models.ClaimRuns(ctx, db, claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, owner := range []string{"dead", "nobody", "live"} {
+			ok, err := models.ClaimPending(ctx, db, runs[i], owner, "h", at)
+			if err != nil || ok != (owner == "live") {
+				t.Fatalf("retry claimed by %s: %v, %v", owner, ok, err)
+			}
+			r, err := models.GetRun(ctx, db, runs[i])
+			if want := map[bool]string{true: models.RunRunning, false: models.RunPending}[ok]; err != nil || r.Status != want {
+				t.Fatalf("retry tried by %s: %+v, %v", owner, r, err)
+			}
+		}
+		for _, owner := range []string{"dead", "nobody"} {
+			if id, ok, err := models.StartRuns(ctx, db, owner, runs[:1], at); err != nil || ok || id != 0 {
+				t.Fatalf("runs started by %s: id %d, ok %v, %v; want refused", owner, id, ok, err)
+			}
+		}
+		id, ok, err := models.StartRuns(ctx, db, "live", runs[2:], at)
+		if err != nil || !ok || id == 0 {
+			t.Fatalf("runs started by the live replica: id %d, ok %v, %v", id, ok, err)
+		}
+		var owners []string
+		if err := db.Select(&owners, "SELECT owner FROM run_start"); err != nil || !slices.Equal(owners, []string{"live"}) {
+			t.Fatalf("run_start owners %q, %v", owners, err)
+		}
+	})
+}
+
+// A replica starting runs while another declares it dead and then reads
+// what it started: a start that succeeded is always seen by that read.
+func TestReplica_FencedStartRace(t *testing.T) {
+	modelstest.EachKind(t, func(t *testing.T, kind string) {
+		ctx := context.Background()
+		pools := modelstest.Pools(t, kind, 2)
+		at := t0.Add(time.Minute)
+		var started, refused int
+		for i := range 100 {
+			owner := fmt.Sprint("r", i)
+			register(t, pools[0], owner, models.KindReplica, t0)
+			var (
+				ok, seen bool
+				wg       sync.WaitGroup
+			)
+			wg.Go(func() {
+				var err error
+				if _, ok, err = models.StartRuns(ctx, pools[0], owner, []int64{int64(i)}, at); err != nil {
+					t.Error(err)
+				}
+			})
+			wg.Go(func() {
+				dead, err := models.MarkDeadReplicas(ctx, pools[1], t0.Add(time.Second), at, "silent")
+				if err != nil || !slices.Equal(dead, []string{owner}) {
+					t.Errorf("declared dead: %q, %v", dead, err)
+					return
+				}
+				got, err := models.StartedRuns(ctx, pools[1], owner, []int64{int64(i)})
+				if err != nil {
+					t.Error(err)
+				}
+				seen = len(got) == 1
+			})
+			wg.Wait()
+			if ok && !seen {
+				t.Fatalf("round %d: the start succeeded, and the rescuer that declared its replica dead did not see it", i)
+			}
+			var n int
+			if err := pools[0].Get(&n, "SELECT COUNT(*) FROM run_start WHERE owner = ?", owner); err != nil || n != map[bool]int{true: 1}[ok] {
+				t.Fatalf("round %d: start ok %v, %d run_start rows, %v", i, ok, n, err)
+			}
+			if ok {
+				started++
+			} else {
+				refused++
+			}
+		}
+		t.Logf("%d starts went first, %d were refused", started, refused)
+	})
+}
