@@ -32,7 +32,7 @@ SQLite database gets the sample tasks.`,
 
 // migrate upgrades the tables; a new local database gets the sample rows.
 func migrate(ctx context.Context, a *app) error {
-	done, err := models.Migrate(ctx, a.db, schema)
+	done, err := models.Migrate(ctx, a.db, models.Schemas{MySQL: schema, SQLite: schemaSQLite})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,9 @@ import (
 //go:embed schema.sql
 var schema string
 
+//go:embed schema_sqlite.sql
+var schemaSQLite string
+
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "taskrunner:", err)

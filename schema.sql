@@ -2,10 +2,18 @@
 --
 -- A superset of the original framework's DDL: a database created with the
 -- original two tables is upgraded in place by `taskrunner migrate` (also run
--- at start unless [app] migrate_on_start = false), which only adds columns
--- and indexes. All DATETIME columns hold UTC; the daemon sets the session
--- time zone to UTC, so the TIMESTAMP columns read back in UTC too.
+-- at start unless [app] migrate_on_start = false), which adds tables,
+-- columns and indexes, drops the original UNIQUE (task_key, status), and
+-- changes no column: the original execute_task.id int(11) is widened only
+-- by `taskrunner migrate --rebuild`, which copies the table (models.Rebuild).
+-- All DATETIME columns hold UTC; the daemon sets the session time zone to
+-- UTC, so the TIMESTAMP columns read back in UTC too.
 -- The column meanings are documented in README.md ("The task table").
+-- The original UNIQUE (task_key, status) goes because the engine writes
+-- status: two rows of one key would collide on it. The engine itself
+-- refuses the second valid row of a key.
+-- schema_sqlite.sql defines the same tables for SQLite; a test
+-- (models.TestSchemas_Equivalent) keeps the two in step.
 -- ux__execute_task__fire also serves "the history of one task, newest
 -- first" (ORDER BY scheduled_at DESC).
 -- run_start holds, per batch of claimed runs a replica let go at once,
@@ -33,7 +41,7 @@ CREATE TABLE IF NOT EXISTS `task` (
   `last_status` varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'status of the latest finished run',
   `last_error` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'error of the latest finished run',
   PRIMARY KEY (`id`) USING BTREE,
-  UNIQUE INDEX `ux__task__task_key_status`(`task_key`, `status`) USING BTREE,
+  INDEX `ix__task__task_key`(`task_key`),
   INDEX `ix__task__update_at`(`update_at`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
 
@@ -72,4 +80,25 @@ CREATE TABLE IF NOT EXISTS `run_start` (
   `run_ids` mediumtext CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'execute_task ids, as ranges: 1-500,731,900-1200',
   PRIMARY KEY (`id`) USING BTREE,
   INDEX `ix__run_start__owner`(`owner`)
+) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
+
+-- replica has one row per replica process (and, with the queue, per worker
+-- process). Each beats heartbeat_at every second or so; one whose beats stop
+-- for longer than the death timeout is declared dead (dead_at) by another,
+-- and from then on it may neither start runs nor claim retries: its claims
+-- that never started run elsewhere, its started runs are lost. A clean
+-- shutdown sets dead_at itself (dead_reason 'stopped').
+CREATE TABLE IF NOT EXISTS `replica` (
+  `id` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'replica or worker id, a UUID: execute_task.owner',
+  `kind` varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'replica / worker',
+  `host` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'hostname',
+  `pid` int(11) NOT NULL DEFAULT 0 COMMENT 'process id',
+  `version` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'taskrunner version',
+  `info` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT ('{}') COMMENT 'JSON: queues, ip, container, ...',
+  `started_at` datetime(6) NOT NULL COMMENT 'process start, UTC',
+  `heartbeat_at` datetime(6) NOT NULL COMMENT 'latest beat, UTC',
+  `dead_at` datetime(6) NULL DEFAULT NULL COMMENT 'when declared dead or stopped, UTC; NULL while alive',
+  `dead_reason` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'stopped, or why it was declared dead',
+  PRIMARY KEY (`id`) USING BTREE,
+  INDEX `ix__replica__dead_heartbeat`(`dead_at`, `heartbeat_at`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;

@@ -38,6 +38,8 @@ import (
 
 var schemaPath = "schema.sql"
 
+var schemaSQLitePath = "schema_sqlite.sql"
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit [flags]")
@@ -116,6 +118,10 @@ func (c *common) fresh(ctx context.Context) (func() (*models.DB, error), error) 
 	if err != nil {
 		return nil, fmt.Errorf("run from the repository root: %w", err)
 	}
+	schemaSQLite, err := os.ReadFile(schemaSQLitePath)
+	if err != nil {
+		return nil, fmt.Errorf("run from the repository root: %w", err)
+	}
 	var connect func() (*sqlx.DB, error)
 	if c.driver == "sqlite" {
 		path := c.dbName + ".db"
@@ -156,7 +162,7 @@ func (c *common) fresh(ctx context.Context) (func() (*models.DB, error), error) 
 		return nil, err
 	}
 	defer db.Close()
-	if _, err := models.Migrate(ctx, db, string(schema)); err != nil {
+	if _, err := models.Migrate(ctx, db, models.Schemas{MySQL: string(schema), SQLite: string(schemaSQLite)}); err != nil {
 		return nil, err
 	}
 	return open, nil

@@ -30,7 +30,10 @@ type Dialect struct {
 	// it all.
 	fireIndex  string
 	nullSafeEq string // NULL-safe equality
-	nowUTC     string // the database's clock, UTC, as a time this package reads
+	// shareLock ends a SELECT whose rows must stay as read until the
+	// statement commits: a locking read, whatever the isolation level.
+	shareLock string
+	nowUTC    string // the database's clock, UTC, as a time this package reads
 	// finishRuns ends FinishRuns' upsert: only a row still running, owned
 	// by the outcome's owner at its attempt, takes the outcome; status is
 	// assigned last, as the others test its old value.
@@ -48,6 +51,7 @@ var (
 		keepUpdateAt:  ", update_at = update_at",
 		fireIndex:     " FORCE INDEX (ux__execute_task__fire)",
 		nullSafeEq:    "<=>",
+		shareLock:     " LOCK IN SHARE MODE",
 		nowUTC:        "UTC_TIMESTAMP(6)",
 		finishRuns: " ON DUPLICATE KEY UPDATE " + mysqlFenced("error", "VALUES(error)") + ", " + mysqlFenced("output", "VALUES(output)") + ", " +
 			mysqlFenced("started_at", "COALESCE(VALUES(started_at), started_at)") + ", " + mysqlFenced("finished_at", "VALUES(finished_at)") + ", " +

@@ -321,14 +321,31 @@ func ListRuns(ctx context.Context, q Querier, taskID int64, limit int) ([]Execut
 }
 
 // StartRuns records, in one run_start row, that owner lets the claimed
-// runs ids start now. From then on a run whose owner dies is lost;
-// before, it is requeued. It returns the row's id, for EndRunStart.
-func StartRuns(ctx context.Context, q Querier, owner string, ids []int64, at time.Time) (int64, error) {
-	res, err := q.ExecContext(ctx, "INSERT INTO run_start (owner, started_at, run_ids) VALUES (?, ?, ?)", owner, q.Dialect().time(at), formatRanges(ids))
+// runs ids start now, and returns the row's id, for EndRunStart. From
+// then on a run whose owner dies is lost; before, it is requeued.
+//
+// The row is written only while owner is a live replica: ok is false when
+// it was declared dead (or never registered), and the caller must then
+// not start the runs, which a rescuer requeues. Why a start cannot slip
+// past the rescuer: the rescuer first declares the owner dead
+// (MarkDeadReplicas, committed), then reads run_start (StartedRuns). The
+// INSERT ... SELECT reads the owner's replica row with a shared lock (said
+// explicitly: InnoDB takes it by itself only above READ COMMITTED). If it
+// locks the row first, the rescuer's UPDATE waits until the insert has
+// committed, and its later read sees the run_start row; if the UPDATE is
+// first, the insert waits for it, its locking read sees dead_at, and it
+// inserts nothing. SQLite has one writer at a time: the two are ordered.
+func StartRuns(ctx context.Context, q Querier, owner string, ids []int64, at time.Time) (id int64, ok bool, err error) {
+	res, err := q.ExecContext(ctx, "INSERT INTO run_start (owner, started_at, run_ids) SELECT ?, ?, ? FROM replica WHERE id = ? AND dead_at IS NULL"+q.Dialect().shareLock,
+		owner, q.Dialect().time(at), formatRanges(ids), owner)
 	if err != nil {
-		return 0, fmt.Errorf("record %d runs started: %w", len(ids), err)
+		return 0, false, fmt.Errorf("record %d runs started: %w", len(ids), err)
 	}
-	return res.LastInsertId()
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, false, err
+	}
+	id, err = res.LastInsertId()
+	return id, err == nil, err
 }
 
 // EndRunStart deletes a run_start row once all its runs are recorded.
@@ -548,11 +565,13 @@ func ListDueRetries(ctx context.Context, q Querier, now time.Time, limit int) ([
 	return rs, nil
 }
 
-// ClaimPending starts a pending retry for owner, if no one else did.
+// ClaimPending starts a pending retry for owner, if no one else did and
+// owner is a live replica (one declared dead claims nothing more).
 func ClaimPending(ctx context.Context, q Querier, id int64, owner, host string, now time.Time) (bool, error) {
 	t := q.Dialect().time(now)
-	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, owner = ?, host = ?, started_at = ?, heartbeat_at = ? WHERE id = ? AND status = ?",
-		RunRunning, owner, host, t, t, id, RunPending)
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, owner = ?, host = ?, started_at = ?, heartbeat_at = ? WHERE id = ? AND status = ? "+
+		"AND EXISTS (SELECT 1 FROM replica WHERE replica.id = ? AND replica.dead_at IS NULL)",
+		RunRunning, owner, host, t, t, id, RunPending, owner)
 	if err != nil {
 		return false, fmt.Errorf("claim retry %d: %w", id, err)
 	}

@@ -61,8 +61,10 @@ func TestMigrate_OriginalDDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(done) != 3 || !strings.HasPrefix(done[0], "ALTER TABLE `task`") || !strings.HasPrefix(done[1], "ALTER TABLE `execute_task`") || done[2] != "create table run_start" {
-		t.Errorf("want one ALTER per original table and run_start created, got %q", done)
+	if len(done) != 4 || !strings.HasPrefix(done[0], "ALTER TABLE `task` DROP INDEX `ux__task__task_key_status`, ADD COLUMN") ||
+		!strings.HasSuffix(done[0], "ADD INDEX `ix__task__task_key` (`task_key`), ADD INDEX `ix__task__update_at` (`update_at`)") ||
+		!strings.HasPrefix(done[1], "ALTER TABLE `execute_task`") || done[2] != "create table run_start" || done[3] != "create table replica" {
+		t.Errorf("want one ALTER per original table (task's dropping the original unique key), run_start and replica created, got %q", done)
 	}
 	again, err := models.Migrate(ctx, orig, modelstest.Schema(t))
 	if err != nil || len(again) != 0 {
@@ -96,6 +98,52 @@ func TestMigrate_OriginalDDL(t *testing.T) {
 	}
 }
 
+// The original DDL's UNIQUE (task_key, status) is gone after migrating,
+// on MySQL and SQLite: two rows of one key and one status can be written
+// (the engine refuses the second valid row itself, visibly).
+func TestMigrate_OriginalUniqueKeyDropped(t *testing.T) {
+	for _, kind := range []struct{ name, ddl string }{{"mysql", "testdata/original.sql"}, {"sqlite", "testdata/original_sqlite.sql"}} {
+		t.Run(kind.name, func(t *testing.T) {
+			ctx := context.Background()
+			var db *models.DB
+			if kind.name == "mysql" {
+				db = modelstest.Open(t, modelstest.EmptyMySQL(t))
+			} else {
+				db = modelstest.EmptySQLite(t)
+			}
+			ddl, err := os.ReadFile(kind.ddl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			modelstest.Exec(t, db, string(ddl))
+			if _, err := models.InsertTask(ctx, db, models.Task{Key: "test_interval", Func: "f", Trigger: "interval", Spec: "5", IsValid: 1}); err == nil {
+				t.Fatal("the original DDL took a second (test_interval, ready) row: the test proves nothing")
+			}
+			done, err := models.Migrate(ctx, db, modelstest.Schema(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(done, func(s string) bool {
+				return strings.Contains(s, "DROP INDEX `ux__task__task_key_status`") || s == `DROP INDEX "ux__task__task_key_status"`
+			}) {
+				t.Errorf("migrate did not drop the original unique key: %q", done)
+			}
+			id, err := models.InsertTask(ctx, db, models.Task{Key: "test_interval", Func: "f", Trigger: "interval", Spec: "5", IsValid: 1})
+			if err != nil {
+				t.Fatalf("a second row of key test_interval, status ready: %v", err)
+			}
+			// The engine's write of a status another row of the key has.
+			if err := models.SetTaskState(ctx, db, []int64{1, id}, models.TaskState{Status: models.TaskError, SchedError: "column task_key: taken"}); err != nil {
+				t.Fatalf("both rows of one key set to one status: %v", err)
+			}
+			var n int
+			if err := db.Get(&n, "SELECT COUNT(*) FROM task WHERE task_key = 'test_interval' AND status = 'error'"); err != nil || n != 2 {
+				t.Fatalf("%d rows of the key in status error, %v; want 2", n, err)
+			}
+		})
+	}
+}
+
 func ptrSlice(p *string) []string {
 	if p == nil {
 		return nil
@@ -108,6 +156,60 @@ func TestMigrate_SQLiteIdempotent(t *testing.T) {
 	done, err := models.Migrate(context.Background(), db, modelstest.Schema(t))
 	if err != nil || len(done) != 0 {
 		t.Fatalf("second migrate: %q, %v; want nothing to do", done, err)
+	}
+}
+
+// sqliteLayout lists an SQLite database's columns (with type, NOT NULL,
+// default and primary key), indexes and triggers, one string each.
+func sqliteLayout(t *testing.T, db *models.DB) []string {
+	t.Helper()
+	var out []string
+	err := db.Select(&out, `SELECT m.name || '.' || c.name || ' ' || c.type || ' notnull=' || c."notnull" || ' default=' || COALESCE(c.dflt_value, '-') || ' pk=' || c.pk
+		FROM sqlite_master m JOIN pragma_table_info(m.name) c WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+		UNION ALL SELECT type || ' ' || tbl_name || '.' || name FROM sqlite_master WHERE type IN ('index', 'trigger') AND name NOT LIKE 'sqlite_%'
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// An SQLite database of the original layout gets the columns, indexes and
+// triggers of schema_sqlite.sql, and keeps its rows.
+func TestMigrate_SQLiteOriginal(t *testing.T) {
+	ctx := context.Background()
+	orig := modelstest.EmptySQLite(t)
+	ddl, err := os.ReadFile("testdata/original_sqlite.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modelstest.Exec(t, orig, string(ddl))
+	done, err := models.Migrate(ctx, orig, modelstest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(done, `ALTER TABLE task ADD COLUMN "next_fire_at" DATETIME`) || !slices.Contains(done, "create table run_start") ||
+		!slices.ContainsFunc(done, func(s string) bool { return strings.HasPrefix(s, "CREATE TRIGGER IF NOT EXISTS task_update_at") }) {
+		t.Errorf("migrate did %q", done)
+	}
+	again, err := models.Migrate(ctx, orig, modelstest.Schema(t))
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second migrate: %q, %v; want nothing to do", again, err)
+	}
+	// The original's own create_at and update_at keep their default
+	// (CURRENT_TIMESTAMP); all else is as on a new database.
+	own := func(c string) bool { return strings.Contains(c, ".create_at ") || strings.Contains(c, ".update_at ") }
+	got := slices.DeleteFunc(sqliteLayout(t, orig), own)
+	want := slices.DeleteFunc(sqliteLayout(t, modelstest.SQLite(t)), own)
+	if !slices.Equal(got, want) {
+		t.Errorf("layout after migrate:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	tasks, err := models.ListTasks(ctx, orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 3 || tasks[0].Key != "test_interval" || tasks[1].Args != `"guess","hello"` || !tasks[2].UpdateAt.Equal(time.Date(2020, 4, 24, 18, 46, 15, 0, time.UTC)) {
+		t.Fatalf("sample rows after migrate: %+v", tasks)
 	}
 }
 
@@ -227,16 +329,18 @@ func TestRunStart(t *testing.T) {
 		ctx := context.Background()
 		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
 		ids := []int64{7, 3, 4, 5, 12, 9, 10, 11, 5}
-		first, err := models.StartRuns(ctx, db, "a", ids, at)
-		if err != nil {
-			t.Fatal(err)
+		register(t, db, "a", models.KindReplica, at)
+		register(t, db, "b", models.KindReplica, at)
+		first, ok, err := models.StartRuns(ctx, db, "a", ids, at)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
 		}
 		var stored string
 		if err := db.Get(&stored, "SELECT run_ids FROM run_start WHERE id = ?", first); err != nil || stored != "3-5,7,9-12" {
 			t.Fatalf("run_ids %q, %v", stored, err)
 		}
-		if _, err := models.StartRuns(ctx, db, "b", []int64{6}, at); err != nil {
-			t.Fatal(err)
+		if _, ok, err := models.StartRuns(ctx, db, "b", []int64{6}, at); err != nil || !ok {
+			t.Fatal(ok, err)
 		}
 		got, err := models.StartedRuns(ctx, db, "a", []int64{2, 3, 5, 6, 8, 9, 12, 13})
 		if err != nil {
@@ -340,6 +444,70 @@ func TestClaimText(t *testing.T) {
 				string(r.Error) != keys[i] || string(r.Output) != "out: "+keys[i] || r.Status != models.RunFailed {
 				t.Errorf("row %d: %+v", i, r)
 			}
+		}
+	})
+}
+
+// A database migrated from the original DDL keeps execute_task.id
+// int(11): PendingRebuilds names the ALTER that widens it, Rebuild runs
+// it, and the rows stay.
+func TestRebuild_OriginalDDL(t *testing.T) {
+	ctx := context.Background()
+	db := modelstest.Open(t, modelstest.EmptyMySQL(t))
+	ddl, err := os.ReadFile("testdata/original.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modelstest.Exec(t, db, string(ddl))
+	if _, err := models.Migrate(ctx, db, modelstest.Schema(t)); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+	ids, err := models.ClaimRuns(ctx, db, []models.Claim{
+		{TaskID: 1, TaskKey: "test_interval", ScheduledAt: at, Attempt: 1, TraceID: "t1", Owner: "o", StartedAt: at},
+		{TaskID: 2, TaskKey: "test_date", ScheduledAt: at, Attempt: 1, TraceID: "t2", Owner: "o", StartedAt: at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataType := func() string {
+		var typ string
+		if err := db.Get(&typ, "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'execute_task' AND COLUMN_NAME = 'id'"); err != nil {
+			t.Fatal(err)
+		}
+		return typ
+	}
+	if typ := dataType(); typ != "int" {
+		t.Fatalf("execute_task.id is %s after Migrate; Migrate must not rebuild", typ)
+	}
+
+	pending, err := models.PendingRebuilds(ctx, db, modelstest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || !strings.HasPrefix(pending[0], "ALTER TABLE `execute_task` MODIFY COLUMN `id` bigint(20) NOT NULL AUTO_INCREMENT") {
+		t.Fatalf("pending rebuilds %q; want execute_task.id widened, alone", pending)
+	}
+	done, err := models.Rebuild(ctx, db, modelstest.Schema(t))
+	if err != nil || !slices.Equal(done, pending) {
+		t.Fatalf("rebuild did %q, %v; want %q", done, err, pending)
+	}
+	if typ := dataType(); typ != "bigint" {
+		t.Fatalf("execute_task.id is %s after Rebuild", typ)
+	}
+	for i, id := range ids {
+		r, err := models.GetRun(ctx, db, id)
+		if err != nil || r.TraceID != fmt.Sprint("t", i+1) {
+			t.Fatalf("run %d after rebuild: %+v, %v", id, r, err)
+		}
+	}
+	if again, err := models.PendingRebuilds(ctx, db, modelstest.Schema(t)); err != nil || len(again) != 0 {
+		t.Fatalf("pending after rebuild: %q, %v", again, err)
+	}
+	// A new database, on either kind, has nothing to rebuild.
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		if p, err := models.PendingRebuilds(ctx, db, modelstest.Schema(t)); err != nil || len(p) != 0 {
+			t.Fatalf("pending on a new database: %q, %v", p, err)
 		}
 	})
 }

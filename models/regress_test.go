@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 
 	"taskrunner/models"
 	"taskrunner/models/modelstest"
@@ -106,9 +105,10 @@ func TestRegress_NoTaskWriteSilentlyDropped(t *testing.T) {
 
 // rebuildIDs is the operator-run step that widens the id columns of a
 // database made by the original DDL to schema.sql's types (a table
-// rebuild, so not part of Migrate, which runs at every start). It does
-// not exist yet: wire it when it does, e.g. `= models.Rebuild`.
-var rebuildIDs func(ctx context.Context, db *models.DB) ([]string, error)
+// rebuild, so not part of Migrate, which runs at every start).
+func rebuildIDs(t *testing.T) func(ctx context.Context, db *models.DB) ([]string, error) {
+	return func(ctx context.Context, db *models.DB) ([]string, error) { return models.Rebuild(ctx, db, modelstest.Schema(t)) }
+}
 
 // Defect 6 (issue 9): execute_task.id stays int(11) after migrating the
 // original DDL, while schema.sql says bigint(20): a busy cluster runs out
@@ -132,10 +132,7 @@ func TestRegress_OriginalIDsWidened(t *testing.T) {
 	if got := mysqlColumns(t, db)["execute_task.id"].Type; !strings.HasPrefix(got, "bigint") {
 		t.Logf("after Migrate alone: execute_task.id is %s", got)
 	}
-	if rebuildIDs == nil {
-		t.Fatal("no rebuild step: nothing widens execute_task.id (int(11) after Migrate) to schema.sql's bigint(20); wire rebuildIDs")
-	}
-	done, err := rebuildIDs(ctx, db)
+	done, err := rebuildIDs(t)(ctx, db)
 	if err != nil {
 		t.Fatalf("rebuild: %v (done %q)", err, done)
 	}

@@ -27,14 +27,18 @@ import (
 // EnvMySQLDSN is the variable naming the test MySQL server.
 const EnvMySQLDSN = "TASKRUNNER_TEST_MYSQL_DSN"
 
-// Schema returns the text of the project's schema.sql.
-func Schema(t testing.TB) string {
+// Schema returns the project's schema files, schema.sql and
+// schema_sqlite.sql.
+func Schema(t testing.TB) models.Schemas {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(Root(t), "schema.sql"))
-	if err != nil {
-		t.Fatal(err)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(Root(t), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
 	}
-	return string(b)
+	return models.Schemas{MySQL: read("schema.sql"), SQLite: read("schema_sqlite.sql")}
 }
 
 // Root returns the directory holding go.mod.
@@ -157,15 +161,21 @@ func EachKind(t *testing.T, f func(t *testing.T, kind string)) {
 	}
 }
 
-// SQLite returns a new SQLite database migrated to schema.sql.
-func SQLite(t testing.TB) *models.DB {
+// EmptySQLite returns a new, empty SQLite database.
+func EmptySQLite(t testing.TB) *models.DB {
 	t.Helper()
 	db, err := sqlitedb.Open(context.Background(), filepath.Join(t.TempDir(), "taskrunner.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	m := wrap(t, db)
+	return wrap(t, db)
+}
+
+// SQLite returns a new SQLite database migrated to schema_sqlite.sql.
+func SQLite(t testing.TB) *models.DB {
+	t.Helper()
+	m := EmptySQLite(t)
 	migrate(t, m)
 	return m
 }

@@ -148,7 +148,8 @@ func (e *Engine) dispatch(ctx context.Context, g *group, members []*entry, at, n
 	var startID int64
 	if len(started) > 0 {
 		err = e.again(func() (err error) {
-			startID, err = models.StartRuns(ctx, e.db, e.owner, started, at)
+			// ok (false while the owner has no live replica row) is not acted on yet.
+			startID, _, err = models.StartRuns(ctx, e.db, e.owner, started, at)
 			return err
 		})
 		if err != nil {

@@ -45,7 +45,7 @@ func pollRuns(t *testing.T, db *models.DB, taskID int64, d time.Duration, done f
 // settled reports whether no run is running or pending.
 func settled(runs []models.ExecuteTask) bool {
 	for _, r := range runs {
-		if !models.Finished(r.Status) {
+		if r.Status == models.RunRunning || r.Status == models.RunPending {
 			return false
 		}
 	}

@@ -378,7 +378,7 @@ func TestReplicas_StartedNotRecordedIsLost(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id, at, execID := h.deadClaim("gone")
-		_, err := models.StartRuns(t.Context(), db, "dead", []int64{execID}, at)
+		_, _, err := models.StartRuns(t.Context(), db, "dead", []int64{execID}, at)
 		must(t, err)
 		h.sync()
 		runs := h.history(id)
