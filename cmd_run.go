@@ -39,6 +39,9 @@ func daemon(confDir string) error {
 		if err := migrate(ctx, a); err != nil {
 			return err
 		}
+		if err := warnRebuilds(ctx, a); err != nil {
+			return err
+		}
 	}
 	reg := tasks.NewRegistry()
 	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register} {
@@ -46,7 +49,7 @@ func daemon(confDir string) error {
 			return err
 		}
 	}
-	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log)
+	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version))
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,9 @@ func scale(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	e.Start()
+	if err := e.Start(ctx); err != nil {
+		return err
+	}
 	defer func() { _ = e.Shutdown() }()
 
 	server := procstat.StartServerCPU(c.driver, c.dsn)

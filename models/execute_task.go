@@ -89,6 +89,8 @@ type Claim struct {
 	Status  string
 	Error   string
 	RetryAt time.Time
+	// Extra is the row's extra JSON; "" writes {}.
+	Extra string
 }
 
 // ClaimRuns inserts a running row for each claim whose fire is not taken
@@ -153,7 +155,11 @@ func claimChunk(ctx context.Context, q Querier, claims []Claim, ids []int64) err
 		b.row()
 		b.int(c.TaskID)
 		b.word(status)
-		b.lit("'{}'")
+		if c.Extra == "" {
+			b.lit("'{}'")
+		} else {
+			b.text(c.Extra)
+		}
 		b.word(c.TraceID)
 		b.word(c.TaskKey)
 		b.time(c.ScheduledAt)

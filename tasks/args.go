@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -111,4 +112,57 @@ func (a Args) decodePositional(s reflect.Value) error {
 		}
 	}
 	return nil
+}
+
+// MarshalJSON writes the args as their JSON array or object, so a job
+// carrying them can cross a process boundary.
+func (a Args) MarshalJSON() ([]byte, error) { return a.Raw(), nil }
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (a *Args) UnmarshalJSON(b []byte) error {
+	parsed, err := ParseArgs(string(b))
+	if err != nil {
+		return err
+	}
+	*a = parsed
+	return nil
+}
+
+// Append returns the args with more appended, in the original
+// framework's order: the row's own args first, then those given when the
+// run was asked for (a manual run, a trigger through the API). Named
+// args (an object) take no positional ones: more must then be an object
+// too, whose keys override.
+func (a Args) Append(more Args) (Args, error) {
+	switch {
+	case len(more.Raw()) <= 2: // [] or {}
+		return a, nil
+	case a.IsObject() != more.IsObject() && len(a.Raw()) > 2:
+		return Args{}, fmt.Errorf("%w: cannot add %s to %s (positional and named args do not mix)", ErrBadArgs, more.Raw(), a.Raw())
+	case more.IsObject():
+		var base, add map[string]json.RawMessage
+		if len(a.Raw()) > 2 {
+			if err := json.Unmarshal(a.Raw(), &base); err != nil {
+				return Args{}, err
+			}
+		}
+		if err := json.Unmarshal(more.Raw(), &add); err != nil {
+			return Args{}, err
+		}
+		if base == nil {
+			base = map[string]json.RawMessage{}
+		}
+		for k, v := range add {
+			base[k] = v
+		}
+		b, err := json.Marshal(base)
+		return Args{raw: b}, err
+	}
+	head := bytes.TrimSuffix(a.Raw(), []byte("]"))
+	tail := bytes.TrimPrefix(more.Raw(), []byte("["))
+	sep := []byte(",")
+	if len(head) == 1 {
+		sep = nil
+	}
+	return Args{raw: slices.Concat(head, sep, tail)}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ type harness struct {
 	db    *models.DB
 	clock *clockwork.FakeClock
 	e     *Engine
+	live  bool // started, not shut down or killed
+	// tickers is how many clock tickers the engine's services keep.
+	tickers int
+	// newExec, when set before setupClock builds the engine, builds the
+	// executor in place of the in-process runner.
+	newExec func(h *harness, db *models.DB, reg *tasks.Registry, rec Recorder) Executor
 	runs  chan recordedRun
 	fires chan time.Time
 	logs  *lockedBuffer
@@ -79,8 +86,16 @@ func setup(t *testing.T, db *models.DB) *harness {
 // config and register more functions before the engine is built.
 func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock, tune ...func(*Config, *tasks.Registry)) *harness {
 	t.Helper()
+	return setupExec(t, db, clock, nil, tune...)
+}
+
+// setupExec is setupClock with an executor built by newExec in place of
+// the in-process runner.
+func setupExec(t *testing.T, db *models.DB, clock *clockwork.FakeClock, newExec func(*harness, *models.DB, *tasks.Registry, Recorder) Executor,
+	tune ...func(*Config, *tasks.Registry)) *harness {
+	t.Helper()
 	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000), fires: make(chan time.Time, 1000),
-		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100)}
+		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100), newExec: newExec}
 	reg := tasks.NewRegistry()
 	must(t, reg.Add("record", func(ctx context.Context, run *tasks.Run) error {
 		run.Logger.Info("record ran")
@@ -126,16 +141,25 @@ func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock, tune ..
 	for _, f := range tune {
 		f(&cfg, reg)
 	}
-	e, err := New(cfg, db, reg, log, WithClock(h.clock))
+	opts := []Option{WithClock(h.clock), WithObserver(testObserver{runs: h.runs, fires: h.fires})}
+	if h.newExec != nil {
+		opts = append(opts, WithExecutor(func(rec Recorder) Executor { return h.newExec(h, db, reg, rec) }))
+	}
+	e, err := New(cfg, db, reg, log, opts...)
 	must(t, err)
-	e.runner.recorded = h.runs
-	e.dispatched = h.fires
-	e.runner.timeoutGrace = time.Second
 	h.e = e
-	e.Start()
+	h.tickers = tickers
+	if e.runner != nil {
+		e.runner.timeoutGrace = time.Second
+	} else {
+		h.tickers-- // the executor counts its own
+	}
+	must(t, e.Start(t.Context()))
+	h.live = true
+	clockTickers(clock).Add(int32(h.tickers))
 	t.Cleanup(func() {
 		close(h.release)
-		_ = e.Shutdown()
+		h.shutdown()
 		if t.Failed() {
 			h.logs.mu.Lock()
 			t.Logf("engine log:\n%s", h.logs.b.String())
@@ -143,6 +167,77 @@ func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock, tune ..
 		}
 	})
 	return h
+}
+
+// recordedRun is a run whose outcome was written.
+type recordedRun struct {
+	Job    Job
+	Status string
+	Error  string
+}
+
+// testObserver hands tests the engine's recorded runs and claimed fires.
+type testObserver struct {
+	NopObserver
+	runs  chan recordedRun
+	fires chan time.Time
+}
+
+func (o testObserver) RunFinished(j Job, f models.Finish) {
+	o.runs <- recordedRun{Job: j, Status: f.Status, Error: f.Error}
+}
+
+func (o testObserver) FireClaimed(_ string, at time.Time, _, _ int) { o.fires <- at }
+
+// tickers is how many clock tickers an engine's services keep: the
+// registry's beat, the rescuer, the retrier, the runner's leases and the
+// dispatcher's gap loop. advance counts them on top of the timers a test
+// waits for.
+const tickers = 5
+
+var tickersOn sync.Map // *clockwork.FakeClock -> *atomic.Int32: the tickers of live services on it
+
+func clockTickers(c *clockwork.FakeClock) *atomic.Int32 {
+	n, _ := tickersOn.LoadOrStore(c, new(atomic.Int32))
+	return n.(*atomic.Int32)
+}
+
+// shutdown shuts the engine down, once.
+func (h *harness) shutdown() {
+	h.t.Helper()
+	if h.live {
+		h.live = false
+		clockTickers(h.clock).Add(-int32(h.tickers))
+		must(h.t, h.e.Shutdown())
+	}
+}
+
+// kill stops the engine as SIGKILL would: no more fires, heartbeats,
+// lease renewals or rescues, and nothing said to the database. Its
+// functions still running go on, their outcomes unrecorded.
+func (h *harness) kill() {
+	h.t.Helper()
+	if !h.live {
+		return
+	}
+	h.live = false
+	clockTickers(h.clock).Add(-int32(h.tickers))
+	e := h.e
+	e.timer.Stop()
+	e.dispatcher.Stop()
+	e.registry.halt()
+	e.rescuer.Stop()
+	e.retrier.Stop()
+	if e.runner != nil {
+		e.runner.leases.Stop()
+	}
+	e.started = false
+}
+
+// rescue runs the rescuer once, as its loop would.
+func (h *harness) rescue() {
+	h.t.Helper()
+	must(h.t, h.e.rescuer.RescueOnce(context.Background()))
 }
 
 func must(t *testing.T, err error) {
@@ -187,9 +282,13 @@ func (h *harness) exec(query string, args ...any) {
 	must(h.t, err)
 }
 
+// sync syncs once, then rescues and starts due attempts once, as the
+// loops of the rescuer and the retrier would.
 func (h *harness) sync() SyncReport {
 	h.t.Helper()
 	must(h.t, h.e.SyncOnce(context.Background()))
+	h.rescue()
+	must(h.t, h.e.retrier.startDue(context.Background()))
 	return h.e.LastSync()
 }
 
@@ -207,7 +306,7 @@ func (h *harness) advance(timers int, d time.Duration) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := h.clock.BlockUntilContext(ctx, timers); err != nil {
+	if err := h.clock.BlockUntilContext(ctx, int(clockTickers(h.clock).Load())+timers); err != nil {
 		h.t.Fatalf("waiting for %d timers: %v", timers, err)
 	}
 	h.clock.Advance(d)
@@ -540,7 +639,7 @@ func TestEngine_Timeout(t *testing.T) {
 		h.advance(2, 2*time.Second) // group timer + the run's deadline
 		h.advance(2, time.Second)   // group timer + the grace period
 		r := h.wait(1)[0]
-		if r.Status != models.RunTimeout || r.Error != "timeout after 2s" {
+		if r.Status != models.RunTimeout || r.Error != "timeout after 2s; the function did not return" {
 			t.Fatalf("run %+v", r)
 		}
 		if row := h.history(id)[0]; row.Status != models.RunTimeout {
@@ -562,7 +661,7 @@ func TestEngine_ShutdownInterruptsRuns(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("run never started")
 		}
-		must(t, h.e.Shutdown())
+		h.shutdown()
 		r := h.history(id)[0]
 		if r.Status != models.RunInterrupted || !strings.Contains(string(r.Error), "shutting down") || !r.FinishedAt.Valid {
 			t.Fatalf("after shutdown: %+v", r)

@@ -64,26 +64,6 @@ func (g *group) due(horizon time.Time, limit int) (times []time.Time, dropped in
 	return times, dropped
 }
 
-// cronAdapter lets gocron time a group with the group's own schedule, so
-// gocron and the engine agree on every fire time. gocron fires lead
-// before each fire time, for the claim.
-type cronAdapter struct {
-	sched trigger.Schedule
-	lead  time.Duration
-}
-
-func (cronAdapter) IsValid(string, *time.Location, time.Time) error { return nil }
-
-// Next returns UTC times: gocron's own fall-back check compares wall
-// clocks, which in UTC never repeat.
-func (c cronAdapter) Next(last time.Time) time.Time {
-	n := c.sched.Next(last.Add(c.lead))
-	if n.IsZero() {
-		return n
-	}
-	return n.Add(-c.lead)
-}
-
 // add and remove change the members and drop the sorted list.
 func (g *group) add(e *entry) { g.members[e.task.ID] = e; g.sorted = nil }
 

@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jmoiron/sqlx"
 	"github.com/jonboulle/clockwork"
 
 	"taskrunner/models"
@@ -133,7 +132,7 @@ func TestRegress_KilledReplicaDoesNotBlockItsTasks(t *testing.T) {
 			ScheduledAt: start.Add(2 * time.Second), Attempt: 1, Source: models.SourceSchedule, TraceID: "claimed-ahead-by-a",
 			Owner: aRun.Owner, Host: aRun.Host, StartedAt: a.clock.Now()}})
 		must(t, err)
-		must(t, a.e.sched.StopJobs()) // a is killed
+		a.kill() // a is killed
 
 		b := setupClock(t, pools[1], a.clock, func(_ *Config, r *tasks.Registry) {
 			must(t, r.Add("hang", func(ctx context.Context, run *tasks.Run) error { return nil }))
@@ -148,7 +147,7 @@ func TestRegress_KilledReplicaDoesNotBlockItsTasks(t *testing.T) {
 			for _, id := range []int64{started, claimed} {
 				pollRuns(t, pools[1], id, 5*time.Second, func(runs []models.ExecuteTask) bool {
 					for _, r := range runs {
-						if !models.Finished(r.Status) && r.Owner != aRun.Owner {
+						if !(r.Status != models.RunRunning && r.Status != models.RunPending) && r.Owner != aRun.Owner {
 							return false
 						}
 					}
@@ -399,7 +398,7 @@ func TestRegress_BigOutputIsRecorded(t *testing.T) {
 	for _, id := range normal {
 		runs := pollRuns(t, db, id, time.Until(deadline), func(runs []models.ExecuteTask) bool {
 			r := runAt(runs, second, 1)
-			return r != nil && models.Finished(r.Status)
+			return r != nil && (r.Status != models.RunRunning && r.Status != models.RunPending)
 		})
 		if r := runAt(runs, second, 1); r == nil || r.Status != models.RunSuccess {
 			stuck = append(stuck, fmt.Sprintf("task %d:%s", id, describe(runs)))
@@ -542,7 +541,7 @@ func TestRegress_ShutdownLeavesNoRunStart(t *testing.T) {
 			h.sync()
 			h.advance(50, 4*time.Second) // 00:00:05
 			h.fired(50)
-			must(t, h.e.Shutdown())
+			h.shutdown()
 			var n int
 			must(t, pools[1].Get(&n, "SELECT COUNT(*) FROM run_start"))
 			_ = pools[0].Close() // as main does once Run returns
@@ -581,7 +580,7 @@ func TestRegress_ShutdownRecordsCutOffRun(t *testing.T) {
 		h.waitStarted()
 		h.clock.Advance(10 * time.Second) // it has run 10 s
 		done := make(chan struct{})
-		go func() { _ = h.e.Shutdown(); close(done) }()
+		go func() { h.shutdown(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):

@@ -80,7 +80,7 @@ func TestReplicas_KilledOwnerRunIsLostAndRetried(t *testing.T) {
 		a.advance(1, 59*time.Second) // 00:01:00: a claims and starts attempt 1, which hangs
 		a.waitStarted()
 		// SIGKILL a: no more fires, heartbeats or records from it.
-		must(t, a.e.sched.StopJobs())
+		a.kill()
 
 		b := setupClock(t, pools[1], a.clock)
 		b.sync()
@@ -122,7 +122,7 @@ func TestDowntime_MisfirePolicies(t *testing.T) {
 		a.sync()
 		a.advance(1, 9*time.Second) // 00:00:10: all four run
 		a.wait(4)
-		must(t, a.e.Shutdown())
+		a.shutdown()
 
 		// Down from 00:00:10 to 00:01:05: 20, 30, 40, 50 and 60 are missed.
 		a.clock.Advance(55 * time.Second)
@@ -406,10 +406,10 @@ func TestReplicas_LongRunKeepsItsLease(t *testing.T) {
 		a.sync()
 		a.advance(1, 4*time.Second) // 00:00:05: the run starts
 		a.waitStarted()
-		must(t, a.e.sched.StopJobs())
+		a.kill()
 		b := setupClock(t, pools[1], a.clock)
 		b.sync()
-		must(t, b.e.sched.StopJobs())
+		b.kill()
 		for range 12 { // two minutes, four leases
 			a.clock.Advance(10 * time.Second)
 			a.sync()
@@ -458,7 +458,7 @@ func TestReplicas_ReplaceCancelsAnotherReplicasRun(t *testing.T) {
 		a.sync()
 		a.advance(1, 4*time.Second) // 00:00:05: a runs it, and goes on running
 		a.waitStarted()
-		must(t, a.e.sched.StopJobs()) // from now on only b fires
+		a.kill() // from now on only b fires
 
 		b := setupClock(t, pools[1], a.clock)
 		b.sync()
@@ -491,13 +491,13 @@ func TestCatchUp_SkipsFiresOnTheirWay(t *testing.T) {
 		_, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "every", ScheduledAt: start.Add(-time.Second), Attempt: 1,
 			Source: models.SourceSchedule, TraceID: "earlier", Owner: "old", Status: models.RunSuccess, StartedAt: start.Add(-time.Second)}})
 		must(t, err)
-		h.e.mu.Lock()
-		g := h.e.entries[id].group
+		h.e.tab.mu.Lock()
+		g := h.e.tab.entries[id].group
 		g.due(start.Add(3*time.Second), 10)
-		h.e.mu.Unlock()
+		h.e.tab.mu.Unlock()
 
-		h.e.catchUp([]models.Task{h.task(id)}, start)
-		time.Sleep(100 * time.Millisecond) // a catch-up claims at once, in the background
+		h.e.dispatcher.catchUp([]models.Task{h.task(id)}, start)
+		h.e.dispatcher.Wait() // a catch-up claims in the background
 		if runs := h.history(id); len(runs) != 1 {
 			t.Fatalf("catch-up claimed fires on their way: %+v", runs)
 		}

@@ -17,94 +17,64 @@ import (
 	"taskrunner/tasks"
 )
 
-// Job is a claimed run, ready to execute: its execute_task row exists
-// and says running.
-type Job struct {
-	ExecID      int64
-	TaskID      int64
-	TaskKey     string
-	Func        string
-	Args        tasks.Args
-	TraceID     string
-	ScheduledAt time.Time
-	Attempt     int
-	FirstID     int64  // execute_task id of attempt 1; 0 for attempt 1 itself
-	Owner       string // the replica that claimed it: only its outcome is recorded
-	Timeout     time.Duration
-	// DoneStatus is the task status once this run ends: ready, or done
-	// for the last fire of a date task.
-	DoneStatus string
-	// Start, when not nil, holds the run until it is closed: the engine
-	// prepares a fire's runs ahead of its time and releases them at once.
-	Start <-chan struct{}
-}
-
-// Executor runs claimed jobs. The engine's default runs them in this
-// process; one that hands them to a queue can take its place. Execute
-// returns at once, with a channel closed when the job's outcome is
-// recorded.
-type Executor interface {
-	Execute(ctx context.Context, job Job) <-chan struct{}
-}
-
-// Runner executes jobs in-process and records their outcome. It bounds
-// how many run at once, and it is what a queue worker runs as well.
+// Runner is the in-process Executor: it runs jobs in this process's
+// goroutines, at most maxConcurrent at once, keeps their leases, and
+// records their outcomes through a Recorder.
 type Runner struct {
-	db          *models.DB
 	reg         *tasks.Registry
 	log         *slog.Logger
 	clock       clockwork.Clock
+	rec         Recorder
+	obs         Observer
 	outputLimit int
 	// timeoutGrace is how long a function that ignores its cancelled
-	// context is waited for before its run is recorded as timed out.
+	// context is waited for before its run is recorded without it.
 	timeoutGrace time.Duration
-
-	// recorded, when set (by tests), receives each job once its outcome is written.
-	recorded chan<- recordedRun
-	// finished, when set, is told of each recorded outcome (the engine
-	// decides retries there); noRetry is the function's NoRetry.
-	finished func(job Job, status string, noRetry bool)
+	leases       *leaseKeeper
 
 	sem    chan struct{}
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	active map[int64]*runState
-
-	// Outcomes go to writers that complete them in batches: one
-	// statement for up to 500 runs instead of one commit each.
-	outcomes  chan outcome
-	quit      chan struct{}
-	closeOnce sync.Once
 	// starting counts released runs whose function has not started yet:
-	// the writers hold their batches until it is 0 (at most holdWrites),
-	// so the database's threads do not take the cores runs due at the
-	// same instant need to start. gated counts, per Start channel not yet
-	// released, the jobs waiting on it (guarded by mu).
+	// outcome writers hold their batches until it is 0 (at most
+	// holdWrites), so the database's threads do not take the cores runs
+	// due at the same instant need to start. gated counts, per gate not
+	// yet released, the jobs waiting on it (guarded by mu).
 	starting atomic.Int64
-	gated    map[<-chan struct{}]int64
+	gated    map[*Gate]int64
+	draining atomic.Bool
 }
 
-// outcome is a finished run waiting to be written.
-type outcome struct {
-	job     *Job
-	f       models.Finish
-	noRetry bool
-	written chan struct{}
+const holdWrites = 100 * time.Millisecond
+
+// NewRunner returns a runner that runs at most maxConcurrent jobs at
+// once and renews their leases every lease/6.
+func NewRunner(db *models.DB, reg *tasks.Registry, log *slog.Logger, clock clockwork.Clock, rec Recorder, obs Observer,
+	maxConcurrent, outputLimit int, lease time.Duration) *Runner {
+	r := &Runner{
+		reg: reg, log: log, clock: clock, rec: rec, obs: obs, outputLimit: outputLimit, timeoutGrace: time.Second,
+		sem:    make(chan struct{}, maxConcurrent),
+		active: map[int64]*runState{},
+		gated:  map[*Gate]int64{},
+	}
+	r.leases = newLeaseKeeper(db, clock, log, lease, func(id int64, cause error) { r.Cancel(id, cause) })
+	return r
 }
 
-const (
-	writers    = 4
-	batchSize  = 500
-	batchDelay = 20 * time.Millisecond // how long a writer gathers a batch
-	holdWrites = 100 * time.Millisecond
-)
+// Start starts renewing leases.
+func (r *Runner) Start() { r.leases.Start() }
+
+// errShutdown is the cause of a run cancelled by shutdown.
+var errShutdown = errors.New("daemon shutting down")
 
 // runState is one job in this process, from Execute to its recorded
 // outcome: one allocation where closures would cost several per run.
 type runState struct {
 	r      *Runner
 	job    Job
-	ctx    context.Context // cancelled by replace (cancelLocal) and shutdown
+	gate   *Gate
+	ctx    context.Context // cancelled by Cancel, replace and shutdown
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 	held   bool // holds a slot of sem
@@ -115,69 +85,82 @@ type runState struct {
 	cancelTimeout context.CancelFunc
 	start         time.Time
 
-	beat time.Time // when its lease was last renewed (guarded by the runner's mu)
-
-	running  atomic.Bool // the function has been called
-	reported atomic.Bool // the outcome is taken: by the run, or the watchdog
+	running   atomic.Bool // the function has been called
+	reported  atomic.Bool // the outcome is taken: by the run, or the watchdog
+	abandoned atomic.Bool // the watchdog took the outcome
 }
 
-// NewRunner returns a runner that runs at most maxConcurrent jobs at once.
-func NewRunner(db *models.DB, reg *tasks.Registry, log *slog.Logger, clock clockwork.Clock, maxConcurrent, outputLimit int) *Runner {
-	r := &Runner{
-		db: db, reg: reg, log: log, clock: clock, outputLimit: outputLimit, timeoutGrace: time.Second,
-		sem:      make(chan struct{}, maxConcurrent),
-		active:   map[int64]*runState{},
-		gated:    map[<-chan struct{}]int64{},
-		outcomes: make(chan outcome, batchSize),
-		quit:     make(chan struct{}),
+// Execute starts each job in a goroutine, held by gate, and returns at once.
+func (r *Runner) Execute(ctx context.Context, jobs []Job, gate *Gate) []<-chan struct{} {
+	done := make([]<-chan struct{}, len(jobs))
+	if gate != nil {
+		r.mu.Lock()
+		r.gated[gate] += int64(len(jobs))
+		r.mu.Unlock()
+		gate.OnRelease(func() { r.released(gate) })
 	}
-	for range writers {
-		go r.writeLoop()
+	for i, job := range jobs {
+		st := &runState{r: r, job: job, gate: gate, done: make(chan struct{})}
+		st.ctx, st.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+		if r.draining.Load() {
+			st.cancel(errShutdown)
+		}
+		r.mu.Lock()
+		r.active[job.RunID] = st
+		r.mu.Unlock()
+		r.leases.track(job)
+		r.wg.Add(1)
+		go st.execute()
+		done[i] = st.done
 	}
-	return r
+	return done
 }
 
-// Close stops the writers; outcomes recorded later are written one by one.
-func (r *Runner) Close() { r.closeOnce.Do(func() { close(r.quit) }) }
-
-// errShutdown is the cause of a run cancelled by shutdown.
-var errShutdown = errors.New("daemon shutting down")
-
-// Execute starts job in a goroutine and returns at once.
-func (r *Runner) Execute(ctx context.Context, job Job) <-chan struct{} {
-	st := &runState{r: r, job: job, done: make(chan struct{}), beat: r.clock.Now()} // the claim set its lease
-	st.ctx, st.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+// released counts a gate's jobs as starting, just before it opens.
+func (r *Runner) released(g *Gate) {
 	r.mu.Lock()
-	r.active[job.ExecID] = st
-	if job.Start != nil {
-		r.gated[job.Start]++
-	}
+	r.starting.Add(r.gated[g])
+	delete(r.gated, g)
 	r.mu.Unlock()
-	r.wg.Add(1)
-	go st.execute()
-	return st.done
 }
 
-// execute waits for the job's start and a slot, then runs the function
-// in this goroutine and records the outcome.
+// waitStarts waits, at most holdWrites, until the released runs have
+// started: database writes that can wait do, so the database's threads
+// leave the cores to them.
+func (r *Runner) waitStarts() {
+	for wait := time.Duration(0); r.starting.Load() > 0 && wait < holdWrites; wait += time.Millisecond {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// execute waits for the job's gate and a slot, then runs the function in
+// this goroutine and records the outcome.
 func (st *runState) execute() {
 	r, job := st.r, st.job
 	p := r.prepare(job)
 	released := false // counted in r.starting
-	if job.Start != nil {
+	if st.gate != nil {
 		select {
-		case <-job.Start:
+		case <-st.gate.Wait():
 			released = true
 		case <-st.ctx.Done():
 			r.mu.Lock()
-			if _, waiting := r.gated[job.Start]; waiting {
-				if r.gated[job.Start]--; r.gated[job.Start] == 0 {
-					delete(r.gated, job.Start)
+			if _, waiting := r.gated[st.gate]; waiting {
+				if r.gated[st.gate]--; r.gated[st.gate] == 0 {
+					delete(r.gated, st.gate)
 				}
 			} else {
 				released = true
 			}
 			r.mu.Unlock()
+		}
+		if st.gate.Aborted() {
+			// Not to start: the run is no longer this replica's to run.
+			if released {
+				r.starting.Add(-1)
+			}
+			st.release()
+			return
 		}
 	}
 	select {
@@ -199,87 +182,54 @@ func (st *runState) execute() {
 
 // end records the outcome and lets the job go; it is called once.
 func (st *runState) end(f models.Finish, noRetry bool) {
-	r := st.r
 	if st.held {
-		<-r.sem
+		<-st.r.sem
 	}
-	r.record(&st.job, f, noRetry)
+	st.r.rec.Record(st.job, f, noRetry)
+	st.release()
+}
+
+// release forgets the job.
+func (st *runState) release() {
+	r := st.r
+	r.leases.untrack(st.job.RunID)
 	r.mu.Lock()
-	delete(r.active, st.job.ExecID)
+	delete(r.active, st.job.RunID)
 	r.mu.Unlock()
 	st.cancel(nil)
 	close(st.done)
 	r.wg.Done()
 }
 
-// waitStarts waits, at most holdWrites, until the released runs have
-// started: database writes that can wait do, so the database's threads
-// leave the cores to them.
-func (r *Runner) waitStarts() {
-	for wait := time.Duration(0); r.starting.Load() > 0 && wait < holdWrites; wait += time.Millisecond {
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// Release is told just before start is closed: outcomes are written
-// once the jobs waiting on it have started.
-func (r *Runner) Release(start <-chan struct{}) {
-	r.mu.Lock()
-	r.starting.Add(r.gated[start])
-	delete(r.gated, start)
-	r.mu.Unlock()
-}
-
-// cancelLocal cancels a run of this process, if it has it.
-func (r *Runner) cancelLocal(id int64, cause error) {
+// Cancel cancels a run of this process, if it has it: its function's
+// context ends, and a function still running a grace period later is
+// abandoned.
+func (r *Runner) Cancel(id int64, cause error) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if st, ok := r.active[id]; ok {
+	st, ok := r.active[id]
+	if ok {
 		st.cancel(cause)
-		st.watch()
+		st.watch(false)
 	}
+	return ok
 }
 
-// Heartbeat renews the lease of this process's running runs last renewed
-// longer than renewAfter ago (a run's claim is its first renewal: at
-// 10,000 runs a second, most runs end long before they need one), and
-// cancels those another replica closed meanwhile (replaced, or taken for
-// lost while this process could not reach the database).
-func (r *Runner) Heartbeat(ctx context.Context, renewAfter time.Duration) error {
-	now := r.clock.Now()
+// CancelOwner cancels every run held for owner: an owner declared dead
+// no longer owns them, so their outcomes would not be recorded anyway.
+func (r *Runner) CancelOwner(owner string, cause error) int {
 	r.mu.Lock()
-	ids := make([]int64, 0, len(r.active))
-	var renew []int64
+	var ids []int64
 	for id, st := range r.active {
-		ids = append(ids, id)
-		if now.Sub(st.beat) >= renewAfter {
-			renew = append(renew, id)
+		if st.job.Owner == owner {
+			ids = append(ids, id)
 		}
 	}
 	r.mu.Unlock()
-	if len(ids) == 0 {
-		return nil
+	for _, id := range ids {
+		r.Cancel(id, cause)
 	}
-	if len(renew) > 0 {
-		if err := models.Heartbeat(ctx, r.db, renew, now); err != nil {
-			return err
-		}
-		r.mu.Lock()
-		for _, id := range renew {
-			if st := r.active[id]; st != nil {
-				st.beat = now
-			}
-		}
-		r.mu.Unlock()
-	}
-	closed, err := models.ListClosed(ctx, r.db, ids)
-	if err != nil {
-		return err
-	}
-	for id, status := range closed {
-		r.cancelLocal(id, fmt.Errorf("run closed elsewhere as %s", status))
-	}
-	return nil
+	return len(ids)
 }
 
 // prepared is a run made ready before its start.
@@ -291,8 +241,8 @@ type prepared struct {
 func (r *Runner) prepare(job Job) prepared {
 	run := tasks.NewRun(r.outputLimit)
 	run.TaskID, run.TaskKey, run.Args = job.TaskID, job.TaskKey, job.Args
-	run.ExecID, run.TraceID, run.ScheduledAt, run.Attempt = job.ExecID, job.TraceID, job.ScheduledAt, job.Attempt
-	run.Logger = slog.New(runHandler{Handler: r.log.Handler(), taskKey: job.TaskKey, traceID: job.TraceID, execID: job.ExecID})
+	run.ExecID, run.TraceID, run.ScheduledAt, run.Attempt = job.RunID, job.TraceID, job.ScheduledAt, job.Attempt
+	run.Logger = slog.New(runHandler{Handler: r.log.Handler(), taskKey: job.TaskKey, traceID: job.TraceID, execID: job.RunID})
 	fn, _ := r.reg.Lookup(job.Func)
 	return prepared{run: run, fn: fn}
 }
@@ -317,7 +267,7 @@ func (st *runState) call(p prepared) {
 		// Cancels by replace and shutdown start the watchdog themselves.
 		stopWatch = context.AfterFunc(st.runCtx, func() {
 			if st.ctx.Err() == nil {
-				st.watch()
+				st.watch(false)
 			}
 		})
 	}
@@ -325,6 +275,7 @@ func (st *runState) call(p prepared) {
 	if log := p.run.Logger; log.Enabled(st.ctx, slog.LevelDebug) {
 		log.Debug("run started", "scheduled_at", job.ScheduledAt, "attempt", job.Attempt)
 	}
+	r.obs.RunStarted(job, st.start)
 	st.running.Store(true)
 	err := callRecovered(st.runCtx, p.fn, p.run)
 	stopWatch()
@@ -337,18 +288,23 @@ func (st *runState) call(p prepared) {
 }
 
 // watch abandons the function if it has not returned a grace period
-// after its context was cancelled.
-func (st *runState) watch() {
+// after its context was cancelled: of the engine's clock, or, at
+// shutdown (real), of real time.
+func (st *runState) watch(real bool) {
+	abandon := func() {
+		if st.running.Load() { // else its goroutine notices the cancel itself
+			st.abandoned.Store(true)
+			st.finish(st.runCtx.Err())
+		}
+	}
+	if real {
+		time.AfterFunc(st.r.timeoutGrace, abandon)
+		return
+	}
 	go func() {
 		<-st.r.clock.After(st.r.timeoutGrace)
-		st.abandon()
+		abandon()
 	}()
-}
-
-func (st *runState) abandon() {
-	if st.running.Load() { // else its goroutine notices the cancel itself
-		st.finish(st.runCtx.Err())
-	}
 }
 
 // finish records the outcome of the call, unless it is already taken.
@@ -384,6 +340,9 @@ func (st *runState) outcome(err error) (models.Finish, bool) {
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			msg += ": " + err.Error()
 		}
+		if st.abandoned.Load() {
+			msg += "; the function did not return"
+		}
 	}
 	if log := run.Logger; log.Enabled(ctx, slog.LevelInfo) {
 		log.Info("run finished", "status", status, "duration", elapsed, "error", msg)
@@ -402,83 +361,16 @@ func callRecovered(ctx context.Context, fn tasks.Func, run *tasks.Run) (err erro
 	return fn(ctx, run)
 }
 
-// record hands the outcome to the writers and waits until it is written.
-// While the database is unreachable the write is retried: a run that
-// ends during an outage is recorded once the database is back.
-func (r *Runner) record(job *Job, f models.Finish, noRetry bool) {
-	f.FinishedAt = r.clock.Now()
-	o := outcome{job: job, f: f, noRetry: noRetry, written: make(chan struct{})}
-	select {
-	case r.outcomes <- o:
-		<-o.written
-	case <-r.quit:
-		r.flush([]outcome{o})
-	}
-}
-
-func (r *Runner) writeLoop() {
-	for {
-		batch := make([]outcome, 0, batchSize)
-		select {
-		case o := <-r.outcomes:
-			batch = append(batch, o)
-		case <-r.quit:
-			return
-		}
-		timer := time.NewTimer(batchDelay)
-	gather:
-		for len(batch) < batchSize {
-			select {
-			case o := <-r.outcomes:
-				batch = append(batch, o)
-			case <-timer.C:
-				break gather
-			}
-		}
-		timer.Stop()
-		r.waitStarts()
-		r.flush(batch)
-	}
-}
-
-// flush writes a batch of outcomes to execute_task and task.
-func (r *Runner) flush(batch []outcome) {
-	ctx := context.Background()
-	rows := make([]models.Outcome, len(batch))
-	byOutcome := map[models.TaskOutcome][]int64{}
-	for i, o := range batch {
-		rows[i] = models.Outcome{ID: o.job.ExecID, TaskID: o.job.TaskID, TraceID: o.job.TraceID, Owner: o.job.Owner, Attempt: o.job.Attempt, Finish: o.f}
-		k := models.TaskOutcome{Status: o.job.DoneStatus, RunStatus: o.f.Status, RunError: o.f.Error}
-		byOutcome[k] = append(byOutcome[k], o.job.TaskID)
-	}
-	t0 := time.Now()
-	retry(ctx, r.log, "record runs", func() error { return models.FinishRuns(ctx, r.db, rows) })
-	t1 := time.Now()
-	retry(ctx, r.log, "record task status", func() error { return models.FinishTaskRuns(ctx, r.db, byOutcome) })
-	r.log.Debug("outcomes written", "runs", len(batch), "execute_task_took", t1.Sub(t0), "task_took", time.Since(t1))
-	for _, o := range batch {
-		if r.finished != nil {
-			r.finished(*o.job, o.f.Status, o.noRetry)
-		}
-		if r.recorded != nil {
-			r.recorded <- recordedRun{Job: *o.job, Status: o.f.Status, Error: o.f.Error}
-		}
-		close(o.written)
-	}
-}
-
-// recordedRun is what tests are told when a run is written.
-type recordedRun struct {
-	Job    Job
-	Status string
-	Error  string
-}
-
-// Wait waits for running jobs until ctx ends, then cancels the rest and
-// records them as interrupted. It returns how many were cut off.
-func (r *Runner) Wait(ctx context.Context) int {
+// Drain takes no more jobs, waits for running ones until ctx ends, then
+// cancels the rest: a function that honours its context records itself
+// as interrupted; one that does not is abandoned after the grace period
+// and recorded as interrupted with its start time and duration. It
+// returns how many runs it cut off.
+func (r *Runner) Drain(ctx context.Context) int {
+	r.draining.Store(true)
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
+	defer r.leases.Stop()
 	select {
 	case <-done:
 		return 0
@@ -487,55 +379,19 @@ func (r *Runner) Wait(ctx context.Context) int {
 	r.mu.Lock()
 	cut := make([]*runState, 0, len(r.active))
 	for _, st := range r.active {
-		st.cancel(errShutdown)
-		st.watch()
 		cut = append(cut, st)
 	}
 	r.mu.Unlock()
-	// A function that honours its context records itself within the
-	// grace period; the rest are recorded here, and whatever they report
-	// later finds its row closed.
+	for _, st := range cut {
+		st.cancel(errShutdown)
+		st.watch(true)
+	}
 	select {
 	case <-done:
-		return len(cut)
-	case <-time.After(r.timeoutGrace):
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range cut {
-		if _, still := r.active[a.job.ExecID]; still {
-			f := models.Finish{Status: models.RunInterrupted, Error: errShutdown.Error() + "; the function did not return", FinishedAt: r.clock.Now()}
-			if _, err := models.FinishRun(context.Background(), r.db, models.Outcome{ID: a.job.ExecID, Owner: a.job.Owner, Attempt: a.job.Attempt, Finish: f}); err != nil {
-				r.log.Error("record interrupted run", "task_key", a.job.TaskKey, "trace_id", a.job.TraceID, "error", err)
-			}
-		}
+	case <-time.After(2*r.timeoutGrace + time.Second):
+		r.log.Warn("runs not recorded after shutdown", "count", len(r.active))
 	}
 	return len(cut)
-}
-
-// retry calls f until it succeeds, backing off to 10s between tries. It
-// gives up only when ctx ends.
-func retry(ctx context.Context, log *slog.Logger, what string, f func() error) {
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil {
-			if attempt > 1 {
-				log.Info(what+": succeeded after retries", "attempts", attempt)
-			}
-			return
-		}
-		if attempt == 1 || attempt%10 == 0 {
-			log.Error(what+": failed, retrying", "error", err, "attempt", attempt)
-		}
-		select {
-		case <-ctx.Done():
-			log.Error(what+": gave up", "error", err)
-			return
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 10*time.Second)
-	}
 }
 
 // runHandler puts a run's identity on every line its function logs. It

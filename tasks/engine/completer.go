@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+)
+
+// completer writes outcomes in batches: one statement completes up to
+// 500 runs, instead of a commit each. Before writing a batch it decides,
+// for each failed or timed-out run, whether the task's policy wants
+// another attempt, and writes that attempt's pending row in the same
+// transaction as the outcome, so a crash cannot leave one without the
+// other. Outcomes are fenced: a run whose row no longer says running
+// under the outcome's owner and attempt keeps what it says.
+type completer struct {
+	db    *models.DB
+	log   *slog.Logger
+	clock clockwork.Clock
+	obs   Observer
+	tab   *table
+	host  string
+	// hold, when set, waits (briefly) while released runs are still
+	// starting: writes that can wait do, leaving the cores to the starts.
+	hold func()
+	// due is told of each next attempt written, with its time.
+	due func(at time.Time)
+
+	outcomes chan outcome
+	quit     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	// ctx bounds the retrying of writes that fail transiently: it ends at
+	// the shutdown deadline.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// outcome is a finished run waiting to be written.
+type outcome struct {
+	job     Job
+	f       models.Finish
+	noRetry bool
+	written chan struct{}
+}
+
+const (
+	writers    = 4
+	batchSize  = 500
+	batchDelay = 20 * time.Millisecond // how long a writer gathers a batch
+)
+
+func (c *completer) Start() {
+	c.outcomes = make(chan outcome, batchSize)
+	c.quit = make(chan struct{})
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	for range writers {
+		c.wg.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// Stop lets the writers finish their batches; outcomes recorded later
+// are written one at a time by their caller.
+func (c *completer) Stop() {
+	c.stopOnce.Do(func() { close(c.quit) })
+	c.wg.Wait()
+}
+
+// Abandon ends the retrying of writes that keep failing (the shutdown
+// deadline passed): what is not written is logged.
+func (c *completer) Abandon() { c.cancel() }
+
+// Record hands the outcome to the writers and returns once it is written.
+func (c *completer) Record(job Job, f models.Finish, noRetry bool) {
+	if f.FinishedAt.IsZero() {
+		f.FinishedAt = c.clock.Now()
+	}
+	o := outcome{job: job, f: f, noRetry: noRetry, written: make(chan struct{})}
+	select {
+	case c.outcomes <- o:
+		<-o.written
+	case <-c.quit:
+		c.flush([]outcome{o})
+	}
+}
+
+func (c *completer) writeLoop() {
+	defer c.wg.Done()
+	for {
+		batch := make([]outcome, 0, batchSize)
+		select {
+		case o := <-c.outcomes:
+			batch = append(batch, o)
+		case <-c.quit:
+			return
+		}
+		timer := time.NewTimer(batchDelay)
+	gather:
+		for len(batch) < batchSize {
+			select {
+			case o := <-c.outcomes:
+				batch = append(batch, o)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		if c.hold != nil {
+			c.hold()
+		}
+		c.flush(batch)
+	}
+}
+
+// nextAttempt is the pending row of a run's next attempt, when its task
+// wants one after this outcome.
+func (c *completer) nextAttempt(job Job, status string, noRetry bool) (models.Claim, bool) {
+	if noRetry || (status != models.RunFailed && status != models.RunTimeout) {
+		return models.Claim{}, false
+	}
+	return nextAttemptClaim(c.tab, c.clock.Now(), c.host, job.TaskID, job.TaskKey, job.ScheduledAt, job.Attempt, job.first())
+}
+
+// nextAttemptClaim builds the pending row of attempt+1 of a fire, if the
+// task is still scheduled and its max_retries allows one.
+func nextAttemptClaim(tab *table, now time.Time, host string, taskID int64, taskKey string, at time.Time, attempt int, firstID int64) (models.Claim, bool) {
+	opts, ok := tab.options(taskID)
+	if !ok || attempt > opts.MaxRetries {
+		return models.Claim{}, false
+	}
+	return models.Claim{
+		TaskID: taskID, TaskKey: taskKey, ScheduledAt: at, Attempt: attempt + 1, FirstID: firstID, Source: models.SourceRetry,
+		TraceID: uuid.NewString(), Host: host, Status: models.RunPending, RetryAt: now.Add(opts.retryDelay(attempt + 1)),
+	}, true
+}
+
+// flush writes a batch of outcomes to execute_task and task.
+func (c *completer) flush(batch []outcome) {
+	rows := make([]models.Outcome, len(batch))
+	byOutcome := map[models.TaskOutcome][]int64{}
+	var next []models.Claim
+	var nextFor []models.Outcome // the outcome each next attempt follows
+	for i, o := range batch {
+		rows[i] = models.Outcome{ID: o.job.RunID, TaskID: o.job.TaskID, TraceID: o.job.TraceID, Owner: o.job.Owner, Attempt: o.job.Attempt, Finish: o.f}
+		done := o.job.DoneStatus
+		if claim, ok := c.nextAttempt(o.job, o.f.Status, o.noRetry); ok {
+			next, nextFor = append(next, claim), append(nextFor, rows[i])
+			done = models.TaskReady
+		}
+		k := models.TaskOutcome{Status: done, RunStatus: o.f.Status, RunError: models.FitText(o.f.Error, 1000)}
+		byOutcome[k] = append(byOutcome[k], o.job.TaskID)
+	}
+	var written []models.Claim
+	if len(next) == 0 {
+		c.finishRuns(rows)
+	} else {
+		written = c.finishWithNext(rows, next, nextFor)
+	}
+	c.persist("record task status", func(ctx context.Context) error { return models.FinishTaskRuns(ctx, c.db, byOutcome) })
+	for _, cl := range written {
+		c.log.Info("retry scheduled", "task_key", cl.TaskKey, "attempt", cl.Attempt, "at", cl.RetryAt)
+		c.obs.Retried(cl.TaskKey, cl.Attempt, cl.RetryAt)
+		if c.due != nil {
+			c.due(cl.RetryAt)
+		}
+	}
+	for _, o := range batch {
+		c.obs.RunFinished(o.job, o.f)
+		close(o.written)
+	}
+}
+
+// finishRuns writes outcomes; a batch that fails for good (a value the
+// database refuses) is written run by run, so one bad outcome costs only
+// its own row.
+func (c *completer) finishRuns(rows []models.Outcome) {
+	err := c.persist("record runs", func(ctx context.Context) error { return models.FinishRuns(ctx, c.db, rows) })
+	if err == nil {
+		return
+	}
+	if len(rows) == 1 {
+		c.finishAlone(rows[0], err)
+		return
+	}
+	for _, r := range rows {
+		err := c.persist("record run", func(ctx context.Context) error { return models.FinishRuns(ctx, c.db, []models.Outcome{r}) })
+		if err != nil {
+			c.finishAlone(r, err)
+		}
+	}
+}
+
+// finishAlone writes an outcome the database refused, without its output
+// and with a note, and reports whether that worked.
+func (c *completer) finishAlone(r models.Outcome, cause error) bool {
+	if cause == nil {
+		return true
+	}
+	r.Output = ""
+	r.Error = fmt.Sprintf("outcome not recorded as given (%v); error text: %s", cause, models.FitText(r.Error, 1000))
+	err := c.persist("record run", func(ctx context.Context) error { return models.FinishRuns(ctx, c.db, []models.Outcome{r}) })
+	if err != nil {
+		c.log.Error("run outcome not recorded", "exec_id", r.ID, "status", r.Status, "error", err)
+		return false
+	}
+	c.log.Warn("run outcome recorded without its output", "exec_id", r.ID, "status", r.Status, "cause", cause)
+	return true
+}
+
+// finishWithNext writes outcomes and the next attempts they call for in
+// one transaction. A next attempt is written only for an outcome the
+// fence let in. It returns the attempts written.
+func (c *completer) finishWithNext(rows []models.Outcome, next []models.Claim, nextFor []models.Outcome) []models.Claim {
+	var written []models.Claim
+	err := c.persist("record runs and retries", func(ctx context.Context) error {
+		written = nil
+		tx, err := c.db.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		if err := models.FinishRuns(ctx, tx, rows); err != nil {
+			return err
+		}
+		ids := make([]int64, len(nextFor))
+		for i, o := range nextFor {
+			ids[i] = o.ID
+		}
+		took, err := models.RunsWithOutcome(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		var claims []models.Claim
+		for i, o := range nextFor {
+			if st := took[o.ID]; st.Status == o.Status && st.Owner == o.Owner && st.Attempt == o.Attempt {
+				claims = append(claims, next[i])
+			}
+		}
+		if len(claims) > 0 {
+			if _, err := models.ClaimRuns(ctx, tx, claims); err != nil {
+				return err
+			}
+		}
+		written = claims
+		return tx.Commit()
+	})
+	if err != nil {
+		// Refused for good: the outcomes alone, run by run.
+		c.finishRuns(rows)
+		return nil
+	}
+	return written
+}
+
+// persist runs a write until it succeeds or fails for good (a value the
+// database refuses, which it returns), backing off up to 10 s while the
+// database is unreachable; it gives up when the shutdown deadline passes.
+func (c *completer) persist(what string, write func(ctx context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := write(c.ctx)
+		if err == nil {
+			if attempt > 1 {
+				c.log.Info(what+": succeeded after retries", "attempts", attempt)
+			}
+			return nil
+		}
+		if models.IsPermanent(err) {
+			return err
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			c.log.Error(what+": failed, retrying", "error", err, "attempt", attempt)
+		}
+		select {
+		case <-c.ctx.Done():
+			c.log.Error(what+": gave up at shutdown", "error", err)
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 10*time.Second)
+	}
+}

@@ -1,0 +1,15 @@
+package engine
+
+import "errors"
+
+// Errors callers branch on.
+var (
+	ErrNotScheduled = errors.New("no scheduled task has this key")
+	ErrOverlap      = errors.New("run skipped by the task's overlap policy")
+	ErrRunNotFound  = errors.New("no such run")
+	ErrNotRunning   = errors.New("run is not running")
+)
+
+// errDeclaredDead: this replica was declared dead, and may not start runs
+// under the id it had.
+var errDeclaredDead = errors.New("this replica was declared dead by the others; its claims run elsewhere")

@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+)
+
+// registry keeps this replica's row in the replica table: it registers
+// at start, beats every heartbeat, and marks the row stopped at a clean
+// shutdown. A replica whose beats stop for dead_after is declared dead by
+// the others' rescuers (Quartz's cluster check-in, at a few seconds
+// rather than 7.5). Should this replica find itself declared dead (it
+// stalled: GC, SIGSTOP, a database it could not reach), it has lost its
+// runs and claims to the others: it cancels what it still runs (their
+// outcomes would be refused anyway) and registers again under a new id.
+//
+// Each beat also reads which owners are alive, for the overlap check: a
+// run whose owner is dead must not hold its task back.
+type registry struct {
+	cfg     Config
+	db      *models.DB
+	log     *slog.Logger
+	clock   clockwork.Clock
+	host    string
+	version string
+	// fenced is told the old id when this replica was declared dead.
+	fenced func(old string)
+
+	id   atomic.Pointer[string]
+	mu   sync.Mutex
+	dead map[string]bool // owners known dead, as of the last beat
+	// beats are the local times of the last two successful beats: owners
+	// are judged only while this replica's own contact with the database
+	// is unbroken (after a stall, every heartbeat looks old).
+	beats [2]time.Time
+	loop  loop
+}
+
+// Host names this process in rows: hostname/pid.
+func hostID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
+
+// ID returns this replica's current id.
+func (r *registry) ID() string { return *r.id.Load() }
+
+// Start registers this replica; the loop then beats until Stop.
+func (r *registry) Start(ctx context.Context) error {
+	if err := r.register(ctx); err != nil {
+		return err
+	}
+	failing := false
+	r.loop.every(r.clock, r.cfg.Heartbeat, nil, func() {
+		if err := r.beat(context.Background()); err != nil {
+			if !failing {
+				r.log.Error("heartbeat failed", "error", err)
+			}
+			failing = true
+		} else if failing {
+			r.log.Info("heartbeat recovered")
+			failing = false
+		}
+	})
+	return nil
+}
+
+func (r *registry) register(ctx context.Context) error {
+	id := uuid.NewString()
+	now := r.clock.Now()
+	err := models.RegisterReplica(ctx, r.db, models.Replica{ID: id, Kind: models.KindReplica, Host: r.host, PID: os.Getpid(),
+		Version: r.version, StartedAt: now, HeartbeatAt: now})
+	if err != nil {
+		return err
+	}
+	r.id.Store(&id)
+	r.mu.Lock()
+	r.beats = [2]time.Time{now, now}
+	r.mu.Unlock()
+	return nil
+}
+
+// beat renews this replica's heartbeat and reads who is alive.
+func (r *registry) beat(ctx context.Context) error {
+	id, now := r.ID(), r.clock.Now()
+	alive, err := models.BeatReplica(ctx, r.db, id, now)
+	if err != nil {
+		return err
+	}
+	if !alive {
+		r.log.Error("this replica was declared dead by the others (it stalled or lost the database); its runs and claims were taken over; registering again", "replica", id)
+		if err := r.register(ctx); err != nil {
+			return err
+		}
+		r.fenced(id)
+		return nil
+	}
+	r.mu.Lock()
+	r.beats = [2]time.Time{now, r.beats[0]}
+	r.mu.Unlock()
+	reps, err := models.ListReplicas(ctx, r.db, "", now.Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	dead := map[string]bool{}
+	judging := r.continuous(now)
+	for _, rep := range reps {
+		if rep.DeadAt.Valid || judging && rep.HeartbeatAt.Before(now.Add(-r.cfg.DeadAfter)) {
+			dead[rep.ID] = true
+		}
+	}
+	r.mu.Lock()
+	r.dead = dead
+	r.mu.Unlock()
+	return nil
+}
+
+// continuous reports whether this replica's own beats have been unbroken
+// up to now: only then can it tell that another one stopped beating.
+func (r *registry) continuous(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	limit := 2 * r.cfg.Heartbeat
+	return now.Sub(r.beats[0]) <= limit && r.beats[0].Sub(r.beats[1]) <= limit
+}
+
+// alive reports whether a run's owner may still be running it: false only
+// for an owner known to be dead.
+func (r *registry) alive(owner string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.dead[owner]
+}
+
+// Stop ends the beats and marks the row stopped.
+func (r *registry) Stop(ctx context.Context) {
+	if r.loop.stop == nil {
+		return
+	}
+	r.loop.halt()
+	if err := models.StopReplica(ctx, r.db, r.ID(), r.clock.Now()); err != nil {
+		r.log.Warn("mark replica stopped", "error", err)
+	}
+}
+
+// halt ends the beats without a word to the database, as a crash would
+// (tests).
+func (r *registry) halt() { r.loop.halt() }

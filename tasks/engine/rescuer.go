@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+)
+
+// rescuer takes over the runs of owners that are gone. Every heartbeat it
+// declares dead the replicas and workers whose beats stopped for
+// dead_after, then rescues the running rows they hold; every sync
+// interval it also rescues rows whose lease ran out (the backstop: an
+// owner that beats but lost touch with a run). A run its owner never let
+// start (no run_start row of the owner holds it, and it has no start
+// time) is requeued to run elsewhere, still the same attempt; one it let
+// start may have run, so it is lost, and the task's max_retries decides
+// whether another attempt runs. Of several replicas rescuing one row,
+// exactly one does.
+type rescuer struct {
+	cfg   Config
+	db    *models.DB
+	log   *slog.Logger
+	clock clockwork.Clock
+	obs   Observer
+	tab   *table
+	host  string
+	// due is told when a requeued run or a next attempt is due.
+	due func(at time.Time)
+	// continuous reports whether this replica's own beats are unbroken:
+	// only then may it judge that others stopped beating.
+	continuous func(now time.Time) bool
+
+	lastScan time.Time
+	loop     loop
+}
+
+func (r *rescuer) Start() {
+	r.loop.every(r.clock, r.cfg.Heartbeat, nil, func() {
+		if err := r.RescueOnce(context.Background()); err != nil {
+			r.log.Warn("rescue", "error", err)
+		}
+	})
+}
+
+func (r *rescuer) Stop() { r.loop.halt() }
+
+// RescueOnce declares silent owners dead and rescues their runs, and,
+// once a sync interval, the runs whose lease ran out.
+func (r *rescuer) RescueOnce(ctx context.Context) error {
+	now := r.clock.Now()
+	if r.continuous(now) {
+		dead, err := models.MarkDeadReplicas(ctx, r.db, now.Add(-r.cfg.DeadAfter), now, fmt.Sprintf("no heartbeat for %s", r.cfg.DeadAfter))
+		if err != nil {
+			return err
+		}
+		for _, id := range dead {
+			r.log.Warn("replica declared dead: no heartbeat", "replica", id, "dead_after", r.cfg.DeadAfter)
+		}
+	}
+	owners, err := models.DeadOwners(ctx, r.db)
+	if err != nil {
+		return err
+	}
+	for _, owner := range owners {
+		runs, err := models.ListRunningByOwner(ctx, r.db, owner, 1000)
+		if err != nil {
+			return err
+		}
+		if err := r.rescue(ctx, runs, now, "was declared dead (no heartbeat)"); err != nil {
+			return err
+		}
+	}
+	if now.Sub(r.lastScan) < r.cfg.SyncInterval {
+		return nil
+	}
+	r.lastScan = now
+	stale, err := models.ListStaleRuns(ctx, r.db, now.Add(-r.cfg.Lease), 1000)
+	if err != nil {
+		return err
+	}
+	if err := r.rescue(ctx, stale, now, "stopped renewing the lease"); err != nil {
+		return err
+	}
+	if err := models.ForgetRunStarts(ctx, r.db); err != nil {
+		return err
+	}
+	_, err = models.PruneReplicas(ctx, r.db, now.Add(-24*time.Hour))
+	return err
+}
+
+// rescue requeues or loses each run, as its owner let it start or not.
+func (r *rescuer) rescue(ctx context.Context, runs []models.ExecuteTask, now time.Time, why string) error {
+	// Of the rows never marked started, those in a run_start row of their
+	// owner were let go before it died.
+	started := map[string]map[int64]time.Time{}
+	for _, run := range runs {
+		if run.StartedAt.Valid || started[run.Owner] != nil {
+			continue
+		}
+		var ids []int64
+		for _, o := range runs {
+			if o.Owner == run.Owner && !o.StartedAt.Valid {
+				ids = append(ids, o.ID)
+			}
+		}
+		var err error
+		if started[run.Owner], err = models.StartedRuns(ctx, r.db, run.Owner, ids); err != nil {
+			return err
+		}
+	}
+	for _, run := range runs {
+		at, let := started[run.Owner][run.ID]
+		if !run.StartedAt.Valid && !let {
+			// Claimed but never started: nothing ran, so any replica may run it.
+			ok, err := models.Requeue(ctx, r.db, run.ID, run.Owner+" ("+run.Host+")", now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				r.log.Warn("run requeued: its owner died before starting it", "task_key", run.TaskKey, "exec_id", run.ID, "owner", run.Owner)
+				r.obs.Requeued(run.TaskKey, run.ID, run.Owner)
+				r.due(now)
+			}
+			continue
+		}
+		if err := r.lose(ctx, run, at, now, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lose closes a run as lost and writes its next attempt, if its task
+// wants one, in one transaction.
+func (r *rescuer) lose(ctx context.Context, run models.ExecuteTask, startedAt, now time.Time, why string) error {
+	msg := fmt.Sprintf("lost: its owner %s (%s) %s; last heartbeat %s UTC",
+		run.Owner, run.Host, why, run.HeartbeatAt.Time.UTC().Format("2006-01-02 15:04:05"))
+	first := run.ID
+	if run.FirstID.Valid {
+		first = run.FirstID.Int64
+	}
+	next, retry := nextAttemptClaim(r.tab, now, r.host, run.TaskID, run.TaskKey, run.ScheduledAt.Time, run.Attempt, first)
+	tx, err := r.db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	ok, err := models.CloseRun(ctx, tx, run.ID, models.RunRunning, models.RunLost, msg, now, startedAt)
+	if err != nil || !ok {
+		return err // another replica took it
+	}
+	if err := models.FinishTaskRun(ctx, tx, run.TaskID, models.TaskReady, models.RunLost, msg); err != nil {
+		return err
+	}
+	if retry {
+		if _, err := models.ClaimRuns(ctx, tx, []models.Claim{next}); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	r.log.Warn("run lost", "task_key", run.TaskKey, "trace_id", run.TraceID, "exec_id", run.ID, "owner", run.Owner, "reason", why)
+	r.obs.RunLost(run.TaskKey, run.ID, run.Owner)
+	if retry {
+		r.log.Info("retry scheduled", "task_key", run.TaskKey, "attempt", next.Attempt, "at", next.RetryAt)
+		r.obs.Retried(run.TaskKey, next.Attempt, next.RetryAt)
+		r.due(next.RetryAt)
+	}
+	return nil
+}

@@ -1,0 +1,631 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/libs/trigger"
+	"taskrunner/models"
+	"taskrunner/tasks"
+)
+
+// syncer keeps the table (rows → schedule groups) in step with the task
+// table: SyncOnce reads the rows whose update_at moved since the last
+// sync (and all rows now and then), compares each with a hash of its
+// definition, and adds, changes or removes only what differs, writing
+// each changed row's state back. Its loop ticks SyncOnce; a failed sync
+// is logged and tried again at the next tick, and stops nothing else.
+type syncer struct {
+	cfg   Config
+	db    *models.DB
+	reg   *tasks.Registry
+	log   *slog.Logger
+	clock clockwork.Clock
+	obs   Observer
+	tab   *table
+	timer *timer
+	// caughtUp is told, after the first sync, every row as it was read:
+	// the dispatcher accounts for the fire times nobody claimed while all
+	// replicas were down.
+	caughtUp func(rows []models.Task, now time.Time)
+
+	mu       sync.Mutex // one sync at a time
+	again    map[int64]bool // rows to read again at the next sync: applied, not written
+	report   SyncReport
+	synced   bool
+	since    time.Time // the database's clock when the last sync began
+	lastFull time.Time
+
+	loop loop
+}
+
+// deltaOverlap is how far before the previous sync (by the database's
+// clock, which sets update_at) a delta sync reads: update_at has
+// one-second resolution and an edit may commit a while after its
+// statement ran. Rows read again with an unchanged definition cost a hash
+// comparison; an edit whose transaction stayed open longer is picked up
+// by the next full sync.
+const deltaOverlap = time.Minute
+
+// SyncReport says what a sync did.
+type SyncReport struct {
+	Full    bool // every row was read
+	Read    int  // rows read
+	Changed int  // rows whose definition changed (added, edited, disabled)
+	Removed int  // rows deleted from the table
+	Groups  int  // distinct schedules, one gocron job each
+	Tasks   int  // rows known
+}
+
+// Start syncs until the first sync succeeds (retrying with backoff), then
+// starts the loop. It returns early only when ctx ends.
+func (s *syncer) Start(ctx context.Context) error {
+	wait := time.Second
+	for {
+		err := s.SyncOnce(ctx)
+		if err == nil {
+			break
+		}
+		s.log.Error("first sync failed, retrying", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.clock.After(wait):
+		}
+		wait = min(wait*2, s.cfg.SyncInterval)
+	}
+	failing := false
+	s.loop.every(s.clock, s.cfg.SyncInterval, nil, func() {
+		if err := s.SyncOnce(ctx); err != nil {
+			if !failing {
+				s.log.Error("sync failed; the loaded schedule keeps running", "error", err)
+			}
+			failing = true
+		} else if failing {
+			s.log.Info("sync recovered")
+			failing = false
+		}
+	})
+	return nil
+}
+
+// Stop ends the loop.
+func (s *syncer) Stop() { s.loop.halt() }
+
+// LastSync returns the report of the last successful sync.
+func (s *syncer) LastSync() SyncReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.report
+}
+
+// SyncOnce reconciles the schedule with the task table once.
+func (s *syncer) SyncOnce(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t0 := time.Now()
+	rep, err := s.syncOnce(ctx)
+	s.obs.SyncDone(rep, time.Since(t0), err)
+	return err
+}
+
+func (s *syncer) syncOnce(ctx context.Context) (SyncReport, error) {
+	now := s.clock.Now()
+	first := !s.synced
+	full := first || now.Sub(s.lastFull) >= s.cfg.FullSyncInterval
+
+	stats, err := models.GetTaskStats(ctx, s.db)
+	if err != nil {
+		return SyncReport{}, fmt.Errorf("sync: %w", err)
+	}
+	var rows []models.Task
+	if full {
+		rows, err = models.ListTasks(ctx, s.db)
+	} else {
+		rows, err = models.ListTasksUpdatedSince(ctx, s.db, s.since.Add(-deltaOverlap))
+	}
+	if err != nil {
+		return SyncReport{}, fmt.Errorf("sync: read tasks: %w", err)
+	}
+
+	var ch changes
+	rep := SyncReport{Full: full, Read: len(rows)}
+	seen := make(map[int64]bool, len(rows))
+	s.tab.mu.Lock()
+	for _, t := range rows {
+		seen[t.ID] = true
+		if s.apply(t, now, &ch) {
+			rep.Changed++
+		}
+	}
+	var gone []int64
+	if full {
+		for id := range s.tab.entries {
+			if !seen[id] {
+				gone = append(gone, id)
+			}
+		}
+	}
+	known := len(s.tab.entries)
+	s.tab.mu.Unlock()
+
+	// A count that differs from ours means rows were deleted (or added with
+	// an old update_at): only then read the ids.
+	if !full && int(stats.Count) != known {
+		ids, err := models.ListTaskIDs(ctx, s.db)
+		if err != nil {
+			return rep, fmt.Errorf("sync: read task ids: %w", err)
+		}
+		inDB := make(map[int64]bool, len(ids))
+		for _, id := range ids {
+			inDB[id] = true
+		}
+		var unknown []int64
+		s.tab.mu.Lock()
+		for id := range s.tab.entries {
+			if !inDB[id] {
+				gone = append(gone, id)
+			}
+		}
+		for _, id := range ids {
+			if s.tab.entries[id] == nil && !seen[id] {
+				unknown = append(unknown, id)
+			}
+		}
+		s.tab.mu.Unlock()
+		if len(unknown) > 0 {
+			more, err := models.ListTasksByID(ctx, s.db, unknown)
+			if err != nil {
+				return rep, fmt.Errorf("sync: %w", err)
+			}
+			s.tab.mu.Lock()
+			for _, t := range more {
+				if s.apply(t, now, &ch) {
+					rep.Changed++
+				}
+			}
+			s.tab.mu.Unlock()
+		}
+	}
+	if len(s.again) > 0 && !full {
+		ids := make([]int64, 0, len(s.again))
+		for id := range s.again {
+			if !seen[id] {
+				ids = append(ids, id)
+			}
+		}
+		more, err := models.ListTasksByID(ctx, s.db, ids)
+		if err != nil {
+			return rep, fmt.Errorf("sync: %w", err)
+		}
+		s.tab.mu.Lock()
+		for _, t := range more {
+			if s.apply(t, now, &ch) {
+				rep.Changed++
+			}
+		}
+		s.tab.mu.Unlock()
+	}
+	s.again = nil
+	rep.Removed = s.remove(gone, &ch)
+	if err := s.commit(ctx, &ch); err != nil {
+		return rep, err
+	}
+	s.since = stats.Now
+	s.synced = true
+	if full {
+		s.lastFull = now
+	}
+	s.tab.mu.Lock()
+	rep.Groups, rep.Tasks = len(s.tab.groups), len(s.tab.entries)
+	s.tab.mu.Unlock()
+	s.report = rep
+	if first && s.caughtUp != nil {
+		s.caughtUp(rows, now)
+	}
+	return rep, nil
+}
+
+// Reload applies the given rows now, as a sync would: edited ones change,
+// deleted ones stop. The operator surfaces call it after a write, so an
+// edit applies at once rather than at the next sync.
+func (s *syncer) Reload(ctx context.Context, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, err := models.ListTasksByID(ctx, s.db, ids)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	now := s.clock.Now()
+	found := map[int64]bool{}
+	var ch changes
+	s.tab.mu.Lock()
+	for _, t := range rows {
+		found[t.ID] = true
+		s.apply(t, now, &ch)
+	}
+	s.tab.mu.Unlock()
+	var gone []int64
+	for _, id := range ids {
+		if !found[id] {
+			gone = append(gone, id)
+		}
+	}
+	s.remove(gone, &ch)
+	return s.commit(ctx, &ch)
+}
+
+// remove forgets deleted rows and returns how many it knew.
+func (s *syncer) remove(ids []int64, ch *changes) int {
+	s.tab.mu.Lock()
+	defer s.tab.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if old := s.tab.entries[id]; old != nil {
+			s.log.Info("task removed: row deleted", "task_key", old.task.Key, "task_id", id)
+			s.detach(old, ch)
+			delete(s.tab.entries, id)
+			n++
+		}
+	}
+	return n
+}
+
+// changes collects what a sync must do outside the table's lock.
+type changes struct {
+	// parsed caches the schedules parsed in this sync: rows sharing a
+	// spec share one parse and one Schedule.
+	parsed map[parseKey]parsed
+	added  []*group
+	maybe  map[string]*group // groups a detach emptied
+	writes map[models.TaskState][]int64
+}
+
+func (c *changes) write(st models.TaskState, id int64) {
+	if c.writes == nil {
+		c.writes = map[models.TaskState][]int64{}
+	}
+	c.writes[st] = append(c.writes[st], id)
+}
+
+// commit applies the timer changes and writes the rows' new state.
+func (s *syncer) commit(ctx context.Context, ch *changes) error {
+	s.tab.mu.Lock()
+	var removed []*group
+	for key, g := range ch.maybe {
+		if len(g.members) == 0 && s.tab.groups[key] == g {
+			delete(s.tab.groups, key)
+			removed = append(removed, g)
+		}
+	}
+	s.tab.mu.Unlock()
+	for _, g := range removed {
+		s.timer.remove(g)
+	}
+	for _, g := range ch.added {
+		if err := s.timer.add(g); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	if len(ch.writes) == 0 {
+		return nil
+	}
+	err := s.writeBack(ctx, ch.writes)
+	if err == nil {
+		return nil
+	}
+	if models.IsPermanent(err) {
+		// One row's state cannot be stored: write them one by one, and
+		// mark those that fail, so the others proceed.
+		return s.writeEach(ctx, ch.writes)
+	}
+	// Applied in memory but not written: apply these rows again at the
+	// next sync, so their row ends up saying the truth.
+	s.forget(ch.writes)
+	return err
+}
+
+// forget makes the next sync read and apply rows again (a delta sync
+// would not read them: their update_at did not move).
+func (s *syncer) forget(writes map[models.TaskState][]int64) {
+	s.tab.mu.Lock()
+	defer s.tab.mu.Unlock()
+	if s.again == nil {
+		s.again = map[int64]bool{}
+	}
+	for _, ids := range writes {
+		for _, id := range ids {
+			if ent := s.tab.entries[id]; ent != nil {
+				ent.hash = ""
+			}
+			s.again[id] = true
+		}
+	}
+}
+
+// writeBack writes the rows' new state in one transaction: one commit for
+// all the rows a sync changed.
+func (s *syncer) writeBack(ctx context.Context, writes map[models.TaskState][]int64) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for st, ids := range writes {
+		if err := models.SetTaskState(ctx, tx, ids, st); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	return nil
+}
+
+// writeEach writes each row's state alone. A row whose state cannot be
+// stored is taken out of the schedule and marked error with the reason;
+// a transient failure leaves the rest for the next sync.
+func (s *syncer) writeEach(ctx context.Context, writes map[models.TaskState][]int64) error {
+	var failed error
+	for st, ids := range writes {
+		for _, id := range ids {
+			err := models.SetTaskState(ctx, s.db, []int64{id}, st)
+			switch {
+			case err == nil:
+				continue
+			case !models.IsPermanent(err):
+				failed = err
+				s.forget(map[models.TaskState][]int64{st: {id}})
+				continue
+			}
+			reason := "column status: the engine's state of the row cannot be stored: " + err.Error()
+			s.log.Warn("task not scheduled", "task_id", id, "reason", reason)
+			var ch changes
+			s.tab.mu.Lock()
+			if ent := s.tab.entries[id]; ent != nil {
+				s.detach(ent, &ch)
+				ent2 := *ent
+				ent2.err, ent2.group = reason, nil
+				s.tab.entries[id] = &ent2
+			}
+			s.tab.mu.Unlock()
+			if err := s.commit(ctx, &changes{maybe: ch.maybe}); err != nil {
+				failed = err
+			}
+			if err := models.SetTaskState(ctx, s.db, []int64{id}, models.TaskState{Status: models.TaskError, SchedError: reason}); err != nil {
+				failed = err
+			}
+		}
+	}
+	return failed
+}
+
+type parseKey struct {
+	kind, spec, zone string
+	ref              time.Time
+}
+
+type parsed struct {
+	sched trigger.Schedule
+	err   error
+}
+
+// parse is ParseSchedule through the sync's cache.
+func (c *changes) parse(kind, spec string, loc *time.Location, ref time.Time) (trigger.Schedule, error) {
+	k := parseKey{kind: kind, spec: spec, zone: loc.String()}
+	if kind == trigger.KindText {
+		k.ref = ref // relative phrases depend on it
+	}
+	if p, ok := c.parsed[k]; ok {
+		return p.sched, p.err
+	}
+	s, err := ParseSchedule(kind, spec, loc, ref)
+	if c.parsed == nil {
+		c.parsed = map[parseKey]parsed{}
+	}
+	c.parsed[k] = parsed{s, err}
+	return s, err
+}
+
+// defHash identifies a definition: a row whose hash did not change is
+// left alone. update_at counts for text specs only, whose relative
+// phrases ("in 10 minutes") are measured from it.
+func defHash(t models.Task) string {
+	h := sha256.New()
+	ref := ""
+	if t.Trigger == trigger.KindText {
+		ref = t.UpdateAt.UTC().String()
+	}
+	fmt.Fprintf(h, "%q %q %q %q %q %d %q %q", t.Key, t.Func, t.Trigger, t.Spec, t.Args, t.IsValid, t.Extra, ref)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// apply brings one row's entry up to date and reports whether its
+// definition changed. Called with the table's mu held.
+func (s *syncer) apply(t models.Task, now time.Time, ch *changes) bool {
+	h := defHash(t)
+	old := s.tab.entries[t.ID]
+	if old != nil && old.hash == h {
+		return false
+	}
+	if old != nil {
+		s.detach(old, ch)
+	}
+	ne := s.build(t, h, ch, now)
+	if ne.err == "" && !ne.done && t.IsValid == 1 {
+		key := ne.sched.Kind() + " " + ne.sched.Spec() + " @" + ne.loc.String()
+		g := s.tab.groups[key]
+		if g == nil {
+			g = newGroup(key, ne.sched, now)
+			s.tab.groups[key] = g
+			ch.added = append(ch.added, g)
+		}
+		g.add(ne)
+		ne.group = g
+		s.tab.keys[t.Key] = t.ID
+	}
+	s.tab.entries[t.ID] = ne
+
+	switch {
+	case ne.err != "":
+		if old == nil || old.err != ne.err {
+			s.log.Warn("task not scheduled", "task_key", t.Key, "task_id", t.ID, "reason", ne.err)
+		}
+	case t.IsValid != 1:
+		if old != nil && old.task.IsValid == 1 {
+			s.log.Info("task stopped: is_valid = 0", "task_key", t.Key, "task_id", t.ID)
+		}
+	case old == nil || old.err != "" || old.task.IsValid != 1:
+		s.log.Info("task scheduled", "task_key", t.Key, "task_id", t.ID, "trigger", ne.sched.Kind(), "spec", ne.sched.Spec())
+	default:
+		s.log.Info("task changed", "task_key", t.Key, "task_id", t.ID, "trigger", ne.sched.Kind(), "spec", ne.sched.Spec())
+	}
+
+	st := ne.state()
+	if st.Status != t.Status || st.AppliedSpec != t.AppliedSpec || st.SchedError != t.SchedError ||
+		!sameTime(st.NextFireAt, t.NextFireAt) {
+		ch.write(st, t.ID)
+	}
+	return true
+}
+
+// maxStorable is the latest time a DATETIME column holds.
+var maxStorable = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// build parses a row. A row that cannot be scheduled gets err, naming the
+// column at fault.
+func (s *syncer) build(t models.Task, hash string, ch *changes, now time.Time) *entry {
+	ne := &entry{task: t, hash: hash}
+	if t.IsValid != 1 {
+		return ne
+	}
+	opts, loc, err := parseOptions(t.Extra, s.cfg.Location, s.cfg.Defaults)
+	if err != nil {
+		ne.err = "column extra: " + err.Error()
+		return ne
+	}
+	ne.opts, ne.loc = opts, loc
+	if ne.sched, err = ch.parse(t.Trigger, t.Spec, loc, t.UpdateAt); err != nil {
+		ne.err = err.Error()
+		return ne
+	}
+	if ne.args, err = tasks.ParseArgs(t.Args); err != nil {
+		ne.err = "column args: " + err.Error()
+		return ne
+	}
+	if _, err = s.reg.Check(t.Func, ne.args); err != nil {
+		if errors.Is(err, tasks.ErrUnknownFunc) {
+			ne.err = "column execute_func: " + err.Error()
+		} else {
+			ne.err = fmt.Sprintf("column args: %v (as %s takes them)", err, t.Func)
+		}
+		return ne
+	}
+	if other, ok := s.tab.keys[t.Key]; ok && other != t.ID {
+		if o := s.tab.entries[other]; o != nil && o.group != nil {
+			ne.err = fmt.Sprintf("column task_key: %q is already used by task row %d", t.Key, other)
+			ne.hash = "" // look again at the next sync: the other row may go
+			return ne
+		}
+	}
+	next := ne.sched.Next(now)
+	if next.IsZero() {
+		ne.done = true
+	} else if next.After(maxStorable) {
+		ne.err = fmt.Sprintf("column spec: the next fire time, %s UTC, is past 9999-12-31 23:59:59 UTC, the latest the database stores",
+			next.UTC().Format("2006-01-02 15:04:05"))
+	}
+	return ne
+}
+
+// ParseSchedule parses a row's trigger and spec as the engine does; the
+// error names the column at fault, as a row's sched_error does. ref is
+// what relative phrases are measured from (the row's update_at).
+func ParseSchedule(kind, spec string, loc *time.Location, ref time.Time) (trigger.Schedule, error) {
+	s, err := trigger.Parse(kind, spec, trigger.Options{Location: loc, Ref: ref})
+	if err != nil {
+		col := "spec"
+		if errors.Is(err, trigger.ErrUnknownTrigger) {
+			col = "trigger"
+		}
+		return nil, fmt.Errorf("column %s: %w", col, err)
+	}
+	return s, nil
+}
+
+// detach takes an entry out of its group. Called with the table's mu held.
+func (s *syncer) detach(old *entry, ch *changes) {
+	if g := old.group; g != nil {
+		g.remove(old.task.ID)
+		if len(g.members) == 0 {
+			if ch.maybe == nil {
+				ch.maybe = map[string]*group{}
+			}
+			ch.maybe[g.key] = g
+		}
+		old.group = nil
+	}
+	if s.tab.keys[old.task.Key] == old.task.ID {
+		delete(s.tab.keys, old.task.Key)
+	}
+}
+
+// state is what a row should say about its entry. Called with the
+// table's mu held.
+func (ne *entry) state() models.TaskState {
+	t := ne.task
+	switch {
+	case t.IsValid != 1:
+		return models.TaskState{Status: models.TaskDisabled}
+	case ne.err != "":
+		return models.TaskState{Status: models.TaskError, SchedError: ne.err}
+	}
+	applied := ne.sched.Kind() + " " + ne.sched.Spec()
+	if ne.done {
+		st := models.TaskState{Status: models.TaskDone, AppliedSpec: applied}
+		last := lastFire(ne.sched)
+		if !t.LastFireAt.Valid || t.LastFireAt.Time.Before(last) {
+			st.SchedError = fmt.Sprintf("every fire time is in the past (the last was %s UTC) and it did not run then",
+				last.Format("2006-01-02 15:04:05"))
+		}
+		return st
+	}
+	status := models.TaskReady
+	if t.Status == models.TaskDoing {
+		status = models.TaskDoing // the run in progress sets it back when it ends
+	}
+	return models.TaskState{Status: status, AppliedSpec: applied, NextFireAt: ne.group.sched.Next(ne.group.cursor)}
+}
+
+func sameTime(t time.Time, old sql.NullTime) bool {
+	if t.IsZero() || !old.Valid {
+		return t.IsZero() == !old.Valid
+	}
+	return t.Truncate(time.Millisecond).Equal(old.Time.Truncate(time.Millisecond))
+}
+
+// lastFire returns the last fire time of a schedule that has an end (a
+// date list).
+func lastFire(s trigger.Schedule) time.Time {
+	var last time.Time
+	for range 100000 {
+		n := s.Next(last)
+		if n.IsZero() {
+			break
+		}
+		last = n
+	}
+	return last
+}
