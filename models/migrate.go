@@ -24,10 +24,10 @@ type Schemas struct {
 // Migrate brings the database up to its schema file: missing tables are
 // created, and missing columns, indexes (and, on SQLite, triggers) of
 // existing tables are added; the indexes of earlier schemas that get in
-// the way (droppedIndexes) are dropped. It changes no column, so it is safe to run at
-// every start and on a database made by the original framework's DDL; a
-// column narrower than the schema says is widened only by Rebuild. It
-// returns what it did, one line per step.
+// the way (droppedIndexes) are dropped. It changes no column, so it is
+// safe to run at every start and on a database made by the original
+// framework's DDL; a column narrower than the schema says is widened only
+// by Rebuild. It returns what it did, one line per step.
 func Migrate(ctx context.Context, db *DB, schemas Schemas) ([]string, error) {
 	if db.d.sqlite {
 		s, err := parseSQLiteSchema(schemas.SQLite)
