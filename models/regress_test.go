@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	"taskrunner/models"
 	"taskrunner/models/modelstest"
 )
@@ -107,7 +106,9 @@ func TestRegress_NoTaskWriteSilentlyDropped(t *testing.T) {
 // database made by the original DDL to schema.sql's types (a table
 // rebuild, so not part of Migrate, which runs at every start).
 func rebuildIDs(t *testing.T) func(ctx context.Context, db *models.DB) ([]string, error) {
-	return func(ctx context.Context, db *models.DB) ([]string, error) { return models.Rebuild(ctx, db, modelstest.Schema(t)) }
+	return func(ctx context.Context, db *models.DB) ([]string, error) {
+		return models.Rebuild(ctx, db, modelstest.Schema(t))
+	}
 }
 
 // Defect 6 (issue 9): execute_task.id stays int(11) after migrating the

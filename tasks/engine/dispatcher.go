@@ -425,7 +425,7 @@ func groupKey(g *group) string {
 // unreachable): from it on, the members' fire times are accounted for
 // once the database answers.
 func (d *dispatcher) fireFailed(members []*entry, at time.Time, err error) {
-	d.log.Error("fire not claimed: database unavailable; its fire times are handled by the misfire policy once it is back",
+	d.log.Error("fire not claimed: database unavailable; handled by the misfire policy once it is back",
 		"scheduled_at", at, "tasks", len(members), "error", err)
 	d.gapMu.Lock()
 	defer d.gapMu.Unlock()

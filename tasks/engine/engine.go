@@ -185,16 +185,26 @@ func (e *Engine) Shutdown() error {
 		e.log.Warn("shutdown deadline passed; runs interrupted", "count", n)
 	}
 	// Catch-ups and run_start clean-ups end once their runs are recorded;
-	// a record the database keeps refusing is given up after a grace.
+	// a record the database keeps refusing is given up after a grace, and
+	// a run an executor could not end is left behind.
 	bg := make(chan struct{})
 	go func() { e.dispatcher.Wait(); close(bg) }()
 	select {
 	case <-bg:
 	case <-time.After(5 * time.Second):
 		e.completer.Abandon()
-		<-bg
+		select {
+		case <-bg:
+		case <-time.After(5 * time.Second):
+			e.log.Warn("shutdown: runs left unrecorded")
+		}
 	}
 	e.completer.Stop()
+	// What no clean-up deleted yet (a run_start row whose runs were all
+	// recorded just now) goes before the database is closed.
+	if err := models.ForgetRunStarts(context.Background(), e.db); err != nil {
+		e.log.Warn("shutdown: run_start rows left behind; the rescuers delete them", "error", err)
+	}
 	e.rescuer.Stop()
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stopCancel()

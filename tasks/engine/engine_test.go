@@ -38,9 +38,9 @@ type harness struct {
 	// newExec, when set before setupClock builds the engine, builds the
 	// executor in place of the in-process runner.
 	newExec func(h *harness, db *models.DB, reg *tasks.Registry, rec Recorder) Executor
-	runs  chan recordedRun
-	fires chan time.Time
-	logs  *lockedBuffer
+	runs    chan recordedRun
+	fires   chan time.Time
+	logs    *lockedBuffer
 	// release unblocks the "block" task function; started hears it start.
 	release chan struct{}
 	started chan struct{}
@@ -234,9 +234,15 @@ func (h *harness) kill() {
 	e.started = false
 }
 
-// rescue runs the rescuer once, as its loop would.
+// stopFiring stops the engine's timers only: it stays alive (beats,
+// renews leases, records), but fires nothing more.
+func (h *harness) stopFiring() { h.e.timer.Stop() }
+
+// rescue beats and runs the rescuer once, as their loops would (a fake
+// clock's tickers do not wait for their goroutines).
 func (h *harness) rescue() {
 	h.t.Helper()
+	must(h.t, h.e.registry.beat(context.Background()))
 	must(h.t, h.e.rescuer.RescueOnce(context.Background()))
 }
 
@@ -282,13 +288,18 @@ func (h *harness) exec(query string, args ...any) {
 	must(h.t, err)
 }
 
-// sync syncs once, then rescues and starts due attempts once, as the
-// loops of the rescuer and the retrier would.
+// sync syncs once, then renews leases, rescues, starts due attempts and
+// settles gaps once, as the loops of the runner, the rescuer, the retrier
+// and the dispatcher would.
 func (h *harness) sync() SyncReport {
 	h.t.Helper()
 	must(h.t, h.e.SyncOnce(context.Background()))
+	if h.e.runner != nil && h.live {
+		must(h.t, h.e.runner.leases.renew(context.Background()))
+	}
 	h.rescue()
 	must(h.t, h.e.retrier.startDue(context.Background()))
+	h.e.dispatcher.settleGaps(context.Background())
 	return h.e.LastSync()
 }
 

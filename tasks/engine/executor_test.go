@@ -80,19 +80,22 @@ func (q *queueExecutor) work(wire []byte) {
 	if err := json.Unmarshal(wire, &job); err != nil {
 		panic(err)
 	}
-	ok, err := models.TakeRun(context.Background(), q.db, job.RunID, job.Attempt, job.Owner, q.id, q.clock.Now())
+	q.mu.Lock()
+	id, leases := q.id, q.leases
+	q.mu.Unlock()
+	ok, err := models.TakeRun(context.Background(), q.db, job.RunID, job.Attempt, job.Owner, id, q.clock.Now())
 	if err != nil || !ok {
 		q.log.Warn("run not taken", "run", job.RunID, "error", err)
 		return
 	}
-	job.Owner = q.id
+	job.Owner = id
 	ctx, cancel := context.WithCancelCause(context.Background())
 	q.mu.Lock()
 	q.active[job.RunID] = cancel
 	q.mu.Unlock()
-	q.leases.track(job)
+	leases.track(job)
 	defer func() {
-		q.leases.untrack(job.RunID)
+		leases.untrack(job.RunID)
 		q.mu.Lock()
 		delete(q.active, job.RunID)
 		q.mu.Unlock()
@@ -162,9 +165,11 @@ func (q *queueExecutor) crash() {
 // restart is a new worker process: a new id, beats and leases.
 func (q *queueExecutor) restart(t *testing.T) {
 	t.Helper()
+	q.mu.Lock()
 	q.id = "worker-" + uuid.NewString()
 	q.beats = loop{}
 	q.leases = newLeaseKeeper(q.db, q.clock, q.log, q.cfg.Lease, func(id int64, cause error) { q.Cancel(id, cause) })
+	q.mu.Unlock()
 	q.start(t)
 }
 
@@ -213,7 +218,7 @@ func TestExecutor_SecondImplementation(t *testing.T) {
 		long := h.insert("long", "interval", "10", "block", "", `{"overlap": "forbid"}`)
 		h.sync()
 
-		h.advance(3, 9*time.Second) // 00:00:10: four runs on the worker (three schedules)
+		h.advance(2, 9*time.Second) // 00:00:10: four runs on the worker (two schedules)
 		h.waitStarted()
 		h.waitStarted()
 		got := map[string]string{}
@@ -246,7 +251,7 @@ func TestExecutor_SecondImplementation(t *testing.T) {
 		// The worker dies with repl's and long's runs in hand: once it is
 		// declared dead they are lost, and hold nothing back.
 		q.crash()
-		for range 4 {
+		for range 5 { // dead_after (3 s) of unbroken beats of the replica, then 3 s of the worker's silence
 			h.advance(1, time.Second)
 			h.rescue()
 		}
@@ -257,11 +262,14 @@ func TestExecutor_SecondImplementation(t *testing.T) {
 			t.Fatalf("repl after the worker died: %s", got)
 		}
 		q.restart(t)
-		h.advance(1, 6*time.Second) // 00:00:30: both run again, on the new worker
+		h.advance(1, 5*time.Second) // 00:00:30: both run again, on the new worker
 		h.waitStarted()
 		h.waitStarted()
-		if o := h.lastOwner(long); o != q.id {
-			t.Fatalf("long's new run owned by %q, want the new worker %q", o, q.id)
+		q.mu.Lock()
+		worker := q.id
+		q.mu.Unlock()
+		if o := h.lastOwner(long); o != worker {
+			t.Fatalf("long's new run owned by %q, want the new worker %q", o, worker)
 		}
 
 		// 40 s on, past the 30 s lease: long's run keeps its lease.
@@ -271,12 +279,15 @@ func TestExecutor_SecondImplementation(t *testing.T) {
 				t.Fatalf("replaced %+v", r)
 			}
 			h.waitStarted()
+			must(t, q.leases.renew(context.Background()))
 			h.rescue()
 		}
 		if runs := h.history(long); runs[len(runs)-3].Status != models.RunRunning {
 			t.Fatalf("long's run, 40 s on: %s", strings.Join(h.statuses(long), " "))
 		}
 
+		h.release <- struct{}{} // long's runs end: the lost one's outcome is refused
+		h.release <- struct{}{}
 		h.shutdown()
 		if runs := h.history(repl); runs[0].Status != models.RunInterrupted {
 			t.Fatalf("repl at shutdown: %s", strings.Join(h.statuses(repl), " "))

@@ -24,9 +24,9 @@ type leaseKeeper struct {
 	// cancel stops a run closed elsewhere.
 	cancel func(id int64, cause error)
 
-	mu    sync.Mutex
-	runs  map[int64]leased
-	loop  loop
+	mu   sync.Mutex
+	runs map[int64]leased
+	loop loop
 }
 
 func newLeaseKeeper(db *models.DB, clock clockwork.Clock, log *slog.Logger, lease time.Duration, cancel func(int64, error)) *leaseKeeper {

@@ -39,11 +39,13 @@ type registry struct {
 	id   atomic.Pointer[string]
 	mu   sync.Mutex
 	dead map[string]bool // owners known dead, as of the last beat
-	// beats are the local times of the last two successful beats: owners
-	// are judged only while this replica's own contact with the database
-	// is unbroken (after a stall, every heartbeat looks old).
-	beats [2]time.Time
-	loop  loop
+	// last is the time of the last successful beat, and since the start
+	// of the unbroken run of beats it ends. Owners are judged only once
+	// this replica has beaten without a break for dead_after: after a
+	// stall (of this process, or of the database for everyone) every
+	// heartbeat looks old until the others had the time to beat again.
+	last, since time.Time
+	loop        loop
 }
 
 // Host names this process in rows: hostname/pid.
@@ -85,7 +87,7 @@ func (r *registry) register(ctx context.Context) error {
 	}
 	r.id.Store(&id)
 	r.mu.Lock()
-	r.beats = [2]time.Time{now, now}
+	r.last, r.since = now, now
 	r.mu.Unlock()
 	return nil
 }
@@ -106,7 +108,10 @@ func (r *registry) beat(ctx context.Context) error {
 		return nil
 	}
 	r.mu.Lock()
-	r.beats = [2]time.Time{now, r.beats[0]}
+	if now.Sub(r.last) > 2*r.cfg.Heartbeat {
+		r.since = now
+	}
+	r.last = now
 	r.mu.Unlock()
 	reps, err := models.ListReplicas(ctx, r.db, "", now.Add(-time.Hour))
 	if err != nil {
@@ -126,12 +131,12 @@ func (r *registry) beat(ctx context.Context) error {
 }
 
 // continuous reports whether this replica's own beats have been unbroken
-// up to now: only then can it tell that another one stopped beating.
+// for dead_after up to now: only then can it tell that another one
+// stopped beating.
 func (r *registry) continuous(now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	limit := 2 * r.cfg.Heartbeat
-	return now.Sub(r.beats[0]) <= limit && r.beats[0].Sub(r.beats[1]) <= limit
+	return now.Sub(r.last) <= 2*r.cfg.Heartbeat && now.Sub(r.since) >= r.cfg.DeadAfter
 }
 
 // alive reports whether a run's owner may still be running it: false only

@@ -141,7 +141,7 @@ func TestDowntime_MisfirePolicies(t *testing.T) {
 			}
 		}
 		missed := b.history(ids["skip"])[0]
-		if !strings.HasPrefix(string(missed.Error), "5 fire times from 2026-01-01 00:00:20 to 2026-01-01 00:01:00 were not run (misfire policy skip)") {
+		if !strings.HasPrefix(string(missed.Error), "5 fire times from 2026-01-01 00:00:20 to 2026-01-01 00:01:00 UTC were not run (misfire policy skip)") {
 			t.Errorf("missed record: %q", missed.Error)
 		}
 		if once := b.history(ids["once"])[0]; !once.ScheduledAt.Time.Equal(start.Add(59*time.Second)) || once.Source != models.SourceCatchup {
@@ -378,11 +378,16 @@ func TestReplicas_StartedNotRecordedIsLost(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		h := setup(t, db)
 		id, at, execID := h.deadClaim("gone")
-		_, _, err := models.StartRuns(t.Context(), db, "dead", []int64{execID}, at)
+		// The dead replica was registered, and beat last an hour ago.
+		must(t, models.RegisterReplica(t.Context(), db, models.Replica{ID: "dead", Host: "gone/1", StartedAt: start.Add(-time.Hour)}))
+		_, ok, err := models.StartRuns(t.Context(), db, "dead", []int64{execID}, at)
 		must(t, err)
+		if !ok {
+			t.Fatal("the start of a replica not yet declared dead was refused")
+		}
 		h.sync()
 		runs := h.history(id)
-		if len(runs) != 1 || runs[0].Status != models.RunLost || !strings.Contains(string(runs[0].Error), "stopped renewing the lease") || !runs[0].StartedAt.Time.Equal(at) {
+		if len(runs) != 1 || runs[0].Status != models.RunLost || !strings.Contains(string(runs[0].Error), "lost: its owner dead (gone/1)") || !runs[0].StartedAt.Time.Equal(at) {
 			t.Fatalf("history %+v", runs)
 		}
 		if n := len(h.logs.lines("run requeued: its owner died before starting it")); n != 0 {
@@ -406,10 +411,10 @@ func TestReplicas_LongRunKeepsItsLease(t *testing.T) {
 		a.sync()
 		a.advance(1, 4*time.Second) // 00:00:05: the run starts
 		a.waitStarted()
-		a.kill()
+		a.stopFiring()
 		b := setupClock(t, pools[1], a.clock)
 		b.sync()
-		b.kill()
+		b.stopFiring()
 		for range 12 { // two minutes, four leases
 			a.clock.Advance(10 * time.Second)
 			a.sync()
@@ -458,7 +463,7 @@ func TestReplicas_ReplaceCancelsAnotherReplicasRun(t *testing.T) {
 		a.sync()
 		a.advance(1, 4*time.Second) // 00:00:05: a runs it, and goes on running
 		a.waitStarted()
-		a.kill() // from now on only b fires
+		a.stopFiring() // from now on only b fires
 
 		b := setupClock(t, pools[1], a.clock)
 		b.sync()

@@ -41,7 +41,13 @@ type rescuer struct {
 
 func (r *rescuer) Start() {
 	r.loop.every(r.clock, r.cfg.Heartbeat, nil, func() {
-		if err := r.RescueOnce(context.Background()); err != nil {
+		ctx, now := context.Background(), r.clock.Now()
+		err := r.rescueDead(ctx, now)
+		if err == nil && now.Sub(r.lastScan) >= r.cfg.SyncInterval {
+			r.lastScan = now
+			err = r.rescueExpired(ctx, now)
+		}
+		if err != nil {
 			r.log.Warn("rescue", "error", err)
 		}
 	})
@@ -49,11 +55,23 @@ func (r *rescuer) Start() {
 
 func (r *rescuer) Stop() { r.loop.halt() }
 
-// RescueOnce declares silent owners dead and rescues their runs, and,
-// once a sync interval, the runs whose lease ran out.
+// RescueOnce declares silent owners dead and rescues their runs, then
+// the runs whose lease ran out. The loop does the first every heartbeat
+// and the second every sync interval.
 func (r *rescuer) RescueOnce(ctx context.Context) error {
 	now := r.clock.Now()
-	if r.continuous(now) {
+	if err := r.rescueDead(ctx, now); err != nil {
+		return err
+	}
+	return r.rescueExpired(ctx, now)
+}
+
+// rescueDead declares silent owners dead and rescues the runs of dead
+// owners.
+func (r *rescuer) rescueDead(ctx context.Context, now time.Time) error {
+	if !r.continuous(now) {
+		r.log.Debug("not judging other replicas: this one's own heartbeats were interrupted")
+	} else {
 		dead, err := models.MarkDeadReplicas(ctx, r.db, now.Add(-r.cfg.DeadAfter), now, fmt.Sprintf("no heartbeat for %s", r.cfg.DeadAfter))
 		if err != nil {
 			return err
@@ -75,10 +93,12 @@ func (r *rescuer) RescueOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	if now.Sub(r.lastScan) < r.cfg.SyncInterval {
-		return nil
-	}
-	r.lastScan = now
+	return nil
+}
+
+// rescueExpired rescues the runs whose lease ran out, and clears what
+// dead owners left behind.
+func (r *rescuer) rescueExpired(ctx context.Context, now time.Time) error {
 	stale, err := models.ListStaleRuns(ctx, r.db, now.Add(-r.cfg.Lease), 1000)
 	if err != nil {
 		return err

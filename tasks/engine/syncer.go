@@ -38,7 +38,7 @@ type syncer struct {
 	// replicas were down.
 	caughtUp func(rows []models.Task, now time.Time)
 
-	mu       sync.Mutex // one sync at a time
+	mu       sync.Mutex     // one sync at a time
 	again    map[int64]bool // rows to read again at the next sync: applied, not written
 	report   SyncReport
 	synced   bool
