@@ -24,6 +24,7 @@ var (
 	nyBeforeRepeat = reference{"America/New_York", "2026-11-01 00:30:00"} // half an hour before 01:00 repeats
 	nyBeforeGap    = reference{"America/New_York", "2026-03-08 01:30:00"} // half an hour before the skipped hour
 	noRef          = reference{"UTC", ""}                                 // no reference time
+	beirutSpring   = reference{"Asia/Beirut", "2026-03-28 22:00:00"}      // a Saturday; Sunday's midnight is skipped (00:00 -> 01:00)
 )
 
 func (r reference) load(t testing.TB) (*time.Location, time.Time) {
@@ -360,6 +361,8 @@ var parseCases = []struct {
 	{nyFall, "tomorrow at 1:30am", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
 	{nyFall, "every 15 minutes on weekends", "cron", "*/15 * * * 0,6", []string{"2026-10-31 12:15:00 -0400", "2026-10-31 12:30:00 -0400", "2026-10-31 12:45:00 -0400"}},
 	{nyBeforeRepeat, "in 1 hour", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
+	// Beirut, 2026-03-29: the clocks go from 00:00 to 01:00, so Sunday starts at 01:00.
+	{beirutSpring, "每周日每小时", "cron", "0 * * * 0", []string{"2026-03-29 01:00:00 +0300", "2026-03-29 02:00:00 +0300", "2026-03-29 03:00:00 +0300"}},
 	{nyBeforeGap, "in 1 hour", "date", "2026-03-08 03:30:00", []string{"2026-03-08 03:30:00 -0400"}},
 	// New York, 2026-03-08: 02:00 jumps to 03:00; wall times in the gap fire when it ends.
 	{nySpring, "in 3 days", "date", "2026-03-10 12:00:00", []string{"2026-03-10 12:00:00 -0400"}},
