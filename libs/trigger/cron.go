@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +29,10 @@ import (
 //
 // So a daily task runs exactly once on both transition days.
 //
-// Day of month and weekday combine as robfig/cron has them: when both are
-// restricted a day matching either fires; a field written * or ? counts as
-// unrestricted, and then a day must match both.
+// Day of month and weekday combine as in crontab(5): when both are
+// restricted a day matching either fires; a field starting with * (such
+// as */2) or ? counts as unrestricted, and then a day must match both.
+// Weekday 7 is Sunday, as 0 is.
 //
 // L as the whole day-of-month field is the last day of the month; Spec
 // keeps the L.
@@ -40,8 +42,8 @@ type cronSchedule struct {
 	f       *cron.SpecSchedule
 	hourly  bool // follows real time
 	lastDay bool // the day-of-month field is L
-	anyDom  bool // the day-of-month field is * or ?
-	anyDow  bool // the weekday field is * or ?
+	anyDom  bool // the day-of-month field starts with * or is ?
+	anyDow  bool // the weekday field starts with * or is ?
 }
 
 // cronParser reads 5 fields, or 6 with seconds first, and the descriptors.
@@ -80,6 +82,10 @@ func parseCron(spec string, opt Options) (Schedule, error) {
 	}
 	s := &cronSchedule{spec: spec, loc: opt.Location, f: f, lastDay: lastDay,
 		anyDom: f.Dom&starBit != 0, anyDow: f.Dow&starBit != 0}
+	if len(fields) >= 5 {
+		s.anyDom = s.anyDom || strings.HasPrefix(fields[len(fields)-3], "*")
+		s.anyDow = s.anyDow || strings.HasPrefix(fields[len(fields)-1], "*")
+	}
 	s.hourly = hourField(fields) == "*" || spec == "@hourly"
 	// A fixed reference keeps validation independent of the clock; the
 	// calendar repeats every 400 years, so an expression that matches no
@@ -95,7 +101,8 @@ var fieldNames = []string{"second", "minute", "hour", "day-of-month", "month", "
 
 // lastDayField reads an L day-of-month field, which the parser does not
 // know. It returns the expression to give the parser, with 28-31 for the
-// L (Next checks the last day itself), and whether the field is L. L anywhere else, or mixed into the field (1,L,
+// L (Next checks the last day itself) and weekday 7 written as 0, and
+// whether the field is L. L anywhere else, or mixed into the field (1,L,
 // L-2, LW), is refused rather than passed on to a parser that would quote
 // it as a bad number.
 func lastDayField(spec string, fields []string) (eval string, lastDay bool, err error) {
@@ -114,15 +121,63 @@ func lastDayField(spec string, fields []string) (eval string, lastDay bool, err 
 	case hasL(fields[dom]):
 		return "", false, fmt.Errorf("%w: cron %q: L (the last day of the month) must be the whole day-of-month field, as in \"0 23 L * *\", not part of %q", ErrBadSpec, spec, fields[dom])
 	default:
-		return spec, false, nil
+		return weekdaySeven(fields), false, nil
 	}
 	if fields[dow] != "*" && fields[dow] != "?" {
 		// cron fires when either a restricted day of month or a restricted
 		// weekday matches, which with L nobody means.
 		return "", false, fmt.Errorf("%w: cron %q: with L as the day of month the weekday field must be *, not %q", ErrBadSpec, spec, fields[dow])
 	}
-	eval = strings.Join(slices.Concat(fields[:dom], []string{"28-31"}, fields[dom+1:]), " ")
+	eval = weekdaySeven(slices.Concat(fields[:dom], []string{"28-31"}, fields[dom+1:]))
 	return eval, true, nil
+}
+
+// weekdaySeven joins the fields with 7 in the weekday field written as 0:
+// crontab(5) reads 0 and 7 as Sunday, the parser knows 0 to 6. A range
+// or step reaching 7 is spelt out (5-7 is 5,6,0; 1-7/2 is 1,3,5,0).
+// Anything it cannot read is left for the parser to refuse.
+func weekdaySeven(fields []string) string {
+	dow := len(fields) - 1
+	parts := strings.Split(fields[dow], ",")
+	for i, p := range parts {
+		r, stepText, hasStep := strings.Cut(p, "/")
+		loText, hiText, isRange := strings.Cut(r, "-")
+		if !isRange {
+			hiText = loText
+		}
+		if loText != "7" && hiText != "7" {
+			continue
+		}
+		lo, okLo := weekdayNumber(loText)
+		hi, okHi := weekdayNumber(hiText)
+		step := 1
+		if hasStep {
+			n, err := strconv.Atoi(stepText)
+			okHi = okHi && err == nil && n > 0
+			step = n
+		}
+		if !okLo || !okHi || lo > hi {
+			continue
+		}
+		var days []string
+		for d := lo; d <= hi; d += step {
+			days = append(days, strconv.Itoa(d%7))
+		}
+		parts[i] = strings.Join(days, ",")
+	}
+	out := slices.Clone(fields)
+	out[dow] = strings.Join(parts, ",")
+	return strings.Join(out, " ")
+}
+
+// weekdayNumber reads 0 to 7 or a weekday's three-letter name.
+func weekdayNumber(s string) (int, bool) {
+	names := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+	if i := slices.Index(names, strings.ToLower(s)); i >= 0 {
+		return i, true
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0 && n <= 7
 }
 
 // hasL reports whether a field uses L; "jul" is the only name with an l.

@@ -221,3 +221,70 @@ func TestCronSchedule_NextBeyondFiveYears(t *testing.T) {
 		})
 	}
 }
+
+// TestCronSchedule_NextWeekdaySeven: 7 is Sunday, as 0 is, as in crontab(5).
+func TestCronSchedule_NextWeekdaySeven(t *testing.T) {
+	tests := []struct {
+		spec string
+		want []string
+	}{
+		{"0 9 * * 7", []string{"2026-01-04 09:00:00 +0000", "2026-01-11 09:00:00 +0000"}},
+		{"0 9 * * 0,7", []string{"2026-01-04 09:00:00 +0000", "2026-01-11 09:00:00 +0000"}},
+		{"0 9 * * 5-7", []string{"2026-01-02 09:00:00 +0000", "2026-01-03 09:00:00 +0000", "2026-01-04 09:00:00 +0000", "2026-01-09 09:00:00 +0000"}},
+		{"0 9 * * 1-7/2", []string{"2026-01-02 09:00:00 +0000", "2026-01-04 09:00:00 +0000", "2026-01-05 09:00:00 +0000", "2026-01-07 09:00:00 +0000"}},
+		{"0 9 * * sat-7", []string{"2026-01-03 09:00:00 +0000", "2026-01-04 09:00:00 +0000", "2026-01-10 09:00:00 +0000"}},
+		{"0 0 9 * * 7", []string{"2026-01-04 09:00:00 +0000", "2026-01-11 09:00:00 +0000"}},
+	}
+	from := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) // a Thursday
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			s, err := Parse(KindCron, tt.spec, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmtTimes(NextN(s, from, len(tt.want)), time.UTC); !slices.Equal(got, tt.want) {
+				t.Fatalf("next:\n got  %v\n want %v", got, tt.want)
+			}
+			if s.Spec() != tt.spec {
+				t.Errorf("Spec() = %q, want %q", s.Spec(), tt.spec)
+			}
+		})
+	}
+	if _, err := Parse(KindCron, "0 9 * * 8", Options{}); err == nil {
+		t.Errorf("weekday 8 is accepted")
+	}
+}
+
+// TestCronSchedule_NextDayAndWeekday pins how the day-of-month and weekday
+// fields combine, as crontab(5) says: when both are restricted, a day
+// matching either fires; a field starting with * (*, */2) counts as
+// unrestricted, so then a day must match both.
+func TestCronSchedule_NextDayAndWeekday(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		want       []string
+	}{
+		{"both restricted: either", "0 0 13 * 5", []string{"2026-04-03", "2026-04-10", "2026-04-13", "2026-04-17"}},
+		{"day */2: odd days that are Mondays", "0 0 */2 * 1", []string{"2026-04-13", "2026-04-27", "2026-05-11", "2026-05-25"}},
+		{"weekday */2: the 1st on Sun, Tue, Thu, Sat", "0 0 1 * */2", []string{"2026-08-01", "2026-09-01", "2026-10-01", "2026-11-01"}},
+		{"day * and weekday: the weekday", "0 0 * * 1", []string{"2026-04-06", "2026-04-13", "2026-04-20", "2026-04-27"}},
+		{"day ? is *", "0 0 ? * 1", []string{"2026-04-06", "2026-04-13", "2026-04-20", "2026-04-27"}},
+		{"day 1-31 is restricted: either", "0 0 1-31 * 1", []string{"2026-04-02", "2026-04-03", "2026-04-04", "2026-04-05"}},
+	}
+	from := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(KindCron, tt.spec, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, x := range NextN(s, from, len(tt.want)) {
+				got = append(got, x.Format("2006-01-02"))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("%q next days:\n got  %v\n want %v", tt.spec, got, tt.want)
+			}
+		})
+	}
+}

@@ -8,7 +8,10 @@
 //     L as the whole day-of-month field is the last day of the month:
 //     "0 23 L * *" is 23:00 on Jan 31, Feb 28 (29 in a leap year), Mar 31, ….
 //     The weekday field must then be *; L anywhere else (1,L, L-2, LW, 5L)
-//     is refused.
+//     is refused. Weekday 7 is Sunday, as 0 is. When both the day of month
+//     and the weekday are restricted, a day matching either fires; a field
+//     starting with * (*/2) counts as unrestricted, as in crontab(5), so
+//     "0 0 */2 * 1" is the odd days that are Mondays.
 //   - interval: whole seconds ("5") or a Go duration ("90s", "1h30m"),
 //     fired at multiples of the interval since the anchor (Unix epoch by default).
 //   - date: "YYYY-MM-DD HH:MM:SS", or a comma separated list of them, in the
