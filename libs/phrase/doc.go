@@ -87,11 +87,12 @@
 //	every 90 seconds, every 2 hours, every minute, every half hour,
 //	every 1 hour 30 minutes, every other day, hourly
 //
-// A step alone is an interval: a plain period counted from the Unix epoch,
-// so that every replica agrees (every 5 minutes fires at :00, :05, … in a
-// zone whose offset is whole hours; every 2 days fires every 48 hours from
-// 1970-01-01 00:00 UTC, which is 08:00 in Shanghai). 每天, every
-// day and every 1 day are the exception: a calendar day, cron 0 0 * * *.
+// A step alone is an interval, which trigger anchors so that every replica
+// agrees: every 5 minutes fires at :00, :05, …; whole hours fall on the
+// hour of the task's zone (every hour in Kolkata fires at 10:00, not
+// 10:30); whole days fire at local 00:00 (every 2 days is 00:00 every
+// other day, counted from 1970-01-01, all year). 每天, every day and every
+// 1 day are the exception: a calendar day, cron 0 0 * * *.
 // Weeks, months and years are refused as steps (每周, every 2 weeks, 每月):
 // say the weekday or the day of the month. 每隔一天 is refused (every day, or
 // every other day?).
