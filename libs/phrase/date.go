@@ -1,6 +1,7 @@
 package phrase
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -247,11 +248,7 @@ func (s *scanner) onceItem(item []clause) ([]string, error) {
 		return s.afterDelay(d, at)
 	case onDate:
 		if at == nil {
-			h := hint{d.text + " at 9:00", d.text + " at 3pm"}
-			if hasHan(d.text) {
-				h = hint{d.text + "9点", d.text + "下午3点"}
-			}
-			return nil, refuse(s.phrase, h, "%q does not say at what time", d.text)
+			return nil, refuse(s.phrase, s.dayHint(d), "%q does not say at what time", d.text)
 		}
 		return s.walls(d.date, *at, d.period, joinText(d.text, at.text))
 	}
@@ -308,7 +305,79 @@ func (s *scanner) walls(date time.Time, at atTimes, implied period, text string)
 	if err != nil {
 		return nil, err
 	}
+	for i, c := range at.clocks {
+		v, ok := impliedFits(implied, c.period, secs[i])
+		if !ok {
+			h := hint{"今晚8点", "tonight at 8pm"}
+			if implied == morning {
+				h = hint{"明早8点", "tomorrow at 8am"}
+			}
+			return nil, refuse(s.phrase, h, "%q says two different parts of the day", text)
+		}
+		secs[i] = v
+	}
 	return s.wallsAt(date, secs, text)
+}
+
+// impliedFits checks a time of day (in seconds) against the part of the
+// day a day word implies, as "tomorrow morning at 8pm" is checked: 今晚 and
+// tonight take 16:00 to 24:00, and the early hours after (tonight at 1am,
+// 今晚凌晨2点 are the next day's); 今早 and 明早 take 0:00 to 12:00.
+func impliedFits(implied, p period, v int) (int, bool) {
+	const hour = 3600
+	switch implied {
+	case evening:
+		switch {
+		case v >= 16*hour:
+			return v, true
+		case v <= 6*hour && (p == early || p == am || p == anyPeriod):
+			return v + 24*hour, true
+		}
+		return v, false
+	case morning:
+		return v, v < 12*hour
+	}
+	return v, true
+}
+
+// dayHint suggests the day of a one-time phrase with a time that fits it
+// and is still ahead: 今天 read at 10:30 suggests 今天下午3点, not 今天9点.
+func (s *scanner) dayHint(d onDate) hint {
+	zh := hasHan(d.text)
+	hours := []int{9, 15}
+	switch d.period {
+	case evening:
+		hours = []int{20, 21}
+	case morning:
+		hours = []int{8, 9}
+	}
+	var out []string
+	for _, h := range hours {
+		if inst, err := s.instant(d.date.Add(time.Duration(h) * time.Hour).Format(wallLayout)); err == nil && inst.After(s.ref) {
+			out = append(out, joinText(d.text, clockWords(h, d.period, zh)))
+		}
+	}
+	tomorrow := []string{"tomorrow at 9am", "tomorrow at 3pm"}
+	if zh {
+		tomorrow = []string{"明天9点", "明天下午3点"}
+	}
+	out = append(out, tomorrow...)
+	return hint{out[0], out[1]}
+}
+
+// clockWords writes hour h as a phrase does after a day word with part p.
+func clockWords(h int, p period, zh bool) string {
+	switch {
+	case zh && (p == evening || p == morning):
+		return fmt.Sprintf("%d点", (h-1)%12+1)
+	case zh && h < 12:
+		return fmt.Sprintf("%d点", h)
+	case zh:
+		return fmt.Sprintf("下午%d点", h-12)
+	case h < 12:
+		return fmt.Sprintf("at %dam", h)
+	}
+	return fmt.Sprintf("at %dpm", h-12)
 }
 
 // wallsAt is the date spec of each time on date (24:00 is the next day),

@@ -141,6 +141,10 @@
 //
 // A date without a year is in the reference's year. 今晚/tonight and
 // 明早 imply the part of the day for a time without one (今晚8点 is 20:00).
+// A time whose own part of the day contradicts them is refused, as
+// "tomorrow morning at 8pm" is: 今晚 and tonight take 16:00 to 24:00 and
+// the early hours after (tonight at 1am and 今晚凌晨2点 are the next day's);
+// 今早 and 明早 take 0:00 to 12:00 (明早下午3点 is refused).
 //
 // Lists of one-time items are joined by 和, 及, 、, a comma, a semicolon or
 // "and": 2026年12月1日 08:00 和 2026年12月5日 09:00, tomorrow at 9am and next

@@ -25,6 +25,9 @@ var (
 	nyBeforeGap    = reference{"America/New_York", "2026-03-08 01:30:00"} // half an hour before the skipped hour
 	noRef          = reference{"UTC", ""}                                 // no reference time
 	beirutSpring   = reference{"Asia/Beirut", "2026-03-28 22:00:00"}      // a Saturday; Sunday's midnight is skipped (00:00 -> 01:00)
+	wedMorning     = reference{"Asia/Shanghai", "2026-01-28 08:00:00"}    // a Wednesday
+	wedMidMorning  = reference{"Asia/Shanghai", "2026-01-28 10:30:00"}
+	wedNight       = reference{"Asia/Shanghai", "2026-01-28 22:00:00"}
 )
 
 func (r reference) load(t testing.TB) (*time.Location, time.Time) {
@@ -361,6 +364,12 @@ var parseCases = []struct {
 	{nyFall, "tomorrow at 1:30am", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
 	{nyFall, "every 15 minutes on weekends", "cron", "*/15 * * * 0,6", []string{"2026-10-31 12:15:00 -0400", "2026-10-31 12:30:00 -0400", "2026-10-31 12:45:00 -0400"}},
 	{nyBeforeRepeat, "in 1 hour", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
+	// The early hours after tonight are the next day's.
+	{wedNight, "tonight at 1am", "date", "2026-01-29 01:00:00", []string{"2026-01-29 01:00:00 +0800"}},
+	{wedNight, "今晚凌晨2点", "date", "2026-01-29 02:00:00", []string{"2026-01-29 02:00:00 +0800"}},
+	{wedNight, "今晚11点", "date", "2026-01-28 23:00:00", []string{"2026-01-28 23:00:00 +0800"}},
+	{wedMorning, "明早8点", "date", "2026-01-29 08:00:00", []string{"2026-01-29 08:00:00 +0800"}},
+	{wedMorning, "tonight at 6pm", "date", "2026-01-28 18:00:00", []string{"2026-01-28 18:00:00 +0800"}},
 	// Beirut, 2026-03-29: the clocks go from 00:00 to 01:00, so Sunday starts at 01:00.
 	{beirutSpring, "每周日每小时", "cron", "0 * * * 0", []string{"2026-03-29 01:00:00 +0300", "2026-03-29 02:00:00 +0300", "2026-03-29 03:00:00 +0300"}},
 	{nyBeforeGap, "in 1 hour", "date", "2026-03-08 03:30:00", []string{"2026-03-08 03:30:00 -0400"}},
@@ -488,6 +497,23 @@ var refusedCases = []struct {
 	{sh, "今天10点", "今天10点"}, // exactly the reference time
 	{sh, "2020-01-01 08:00", "2020-01-01 08:00"},
 	{nyBeforeRepeat, "in 90 minutes", "in 90 minutes"},
+	// A part of the day that contradicts the day word.
+	{wedMorning, "tonight at 9am", "tonight at 9am"},
+	{wedMorning, "tonight at 10am", "tonight at 10am"},
+	{wedMorning, "今晚下午3点", "今晚下午3点"},
+	{wedMorning, "今晚早上9点", "今晚早上9点"},
+	{wedMorning, "今晚上午10点", "今晚上午10点"},
+	{wedMorning, "明早晚上8点", "明早晚上8点"},
+	{wedMorning, "明早下午3点", "明早下午3点"},
+	{wedMorning, "明晚早上8点", "明晚早上8点"},
+	{wedMorning, "明晚上午10点", "明晚上午10点"},
+	{wedMorning, "tomorrow morning at 8pm", "8pm"},
+	// A day with no time: the hints must parse when the phrase is read.
+	{wedMorning, "今晚", "今晚"},
+	{wedMorning, "明早", "明早"},
+	{wedMidMorning, "今天", "今天"},
+	{wedMidMorning, "today", "today"},
+	{wedNight, "今晚", "今晚"},
 	// Relative, with no reference time.
 	{noRef, "明天9点", "明天"},
 	{noRef, "in 10 minutes", "in 10 minutes"},
@@ -517,9 +543,13 @@ func TestParse_Refused(t *testing.T) {
 			if m == nil {
 				t.Fatalf("error %q suggests nothing", msg)
 			}
+			hintLoc, hintRef := shLoc, shRef // a relative hint needs a reference time
+			if tt.ref.wall != "" {
+				hintLoc, hintRef = loc, ref
+			}
 			for _, q := range m[1:] {
 				hint, _ := strconv.Unquote(q)
-				if _, _, err := phrase.Parse(hint, shLoc, shRef); err != nil {
+				if _, _, err := phrase.Parse(hint, hintLoc, hintRef); err != nil {
 					t.Errorf("suggestion %s does not parse: %v", q, err)
 				}
 			}
