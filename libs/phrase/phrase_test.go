@@ -364,6 +364,9 @@ var parseCases = []struct {
 	{nyFall, "tomorrow at 1:30am", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
 	{nyFall, "every 15 minutes on weekends", "cron", "*/15 * * * 0,6", []string{"2026-10-31 12:15:00 -0400", "2026-10-31 12:30:00 -0400", "2026-10-31 12:45:00 -0400"}},
 	{nyBeforeRepeat, "in 1 hour", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
+	// Case does not matter, a.m. and p.m. included.
+	{sh, "EVERY DAY AT 9 A.M.", "cron", "0 9 * * *", []string{"2026-01-31 09:00:00 +0800", "2026-02-01 09:00:00 +0800", "2026-02-02 09:00:00 +0800"}},
+	{sh, "Every Monday At 5 P.M.", "cron", "0 17 * * 1", []string{"2026-02-02 17:00:00 +0800", "2026-02-09 17:00:00 +0800", "2026-02-16 17:00:00 +0800"}},
 	// The early hours after tonight are the next day's.
 	{wedNight, "tonight at 1am", "date", "2026-01-29 01:00:00", []string{"2026-01-29 01:00:00 +0800"}},
 	{wedNight, "今晚凌晨2点", "date", "2026-01-29 02:00:00", []string{"2026-01-29 02:00:00 +0800"}},

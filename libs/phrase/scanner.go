@@ -46,7 +46,7 @@ func newScanner(phrase, src string, loc *time.Location, ref time.Time) *scanner 
 // full-width characters, and collapses white space.
 func normalise(text string) string {
 	t := strings.Map(halfWidth, text)
-	t = strings.ToLower(normaliser.Replace(t))
+	t = normaliser.Replace(strings.ToLower(t)) // A.M. is a.m. before it is am
 	t = strings.Join(strings.Fields(t), " ")
 	return strings.TrimRight(t, "。.!！ ")
 }
