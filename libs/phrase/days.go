@@ -459,6 +459,9 @@ func (s *scanner) bareWeekdayClause() (clause, bool) {
 	if s.lit("周") != "" {
 		if _, ok := s.zhWeekdays(); ok {
 			days := s.text(start)
+			if s.weekdayTimes {
+				return nil, s.fail(hint{"每" + days + "9点", "每周一、周五 9点"}, "%q has a time of its own: two times on two weekdays need two tasks, one per weekday, since one cron fires at each of its times on each of its days", days)
+			}
 			first := "周" + firstRune(days[len("周"):])
 			return nil, s.fail(hint{"每" + days + "9点", "下" + first + "9点"}, "%q alone could be once or every week", days)
 		}
@@ -468,6 +471,9 @@ func (s *scanner) bareWeekdayClause() (clause, bool) {
 	at := s.pos
 	if _, ok := s.enWeekday(); ok {
 		day := s.text(at)
+		if s.weekdayTimes {
+			return nil, s.fail(hint{"every " + day + " at 9:00", "every Monday and Friday at 9:00"}, "%q has a time of its own: two times on two weekdays need two tasks, one per weekday, since one cron fires at each of its times on each of its days", day)
+		}
 		return nil, s.fail(hint{"every " + day + " at 9:00", "next " + day + " at 9:00"}, "%q alone could be once or every week", s.text(start))
 	}
 	return nil, false

@@ -511,6 +511,11 @@ var refusedCases = []struct {
 	{wedMorning, "明晚早上8点", "明晚早上8点"},
 	{wedMorning, "明晚上午10点", "明晚上午10点"},
 	{wedMorning, "tomorrow morning at 8pm", "8pm"},
+	// Every other week, and a time per weekday, are not one cron.
+	{sh, "隔周周一上午9点", "隔周"},
+	{sh, "每隔一周", "每隔一周"},
+	{sh, "每周一早上9点和周五下午5点", "周五"},
+	{sh, "every monday at 9am and friday at 5pm", "friday"},
 	// A day with no time: the hints must parse when the phrase is read.
 	{wedMorning, "今晚", "今晚"},
 	{wedMorning, "明早", "明早"},

@@ -150,10 +150,10 @@ func (s *scanner) repeatClause() (clause, bool) {
 		return nil, s.fail(hintYear, "%q does not say on which day", text)
 	case sp.months > 0:
 		return nil, s.fail(hintMonth, "%q does not say on which day of the month", text)
-	case sp.weeks && total == 7*86400:
-		return nil, s.fail(hintWeek, "%q does not say on which weekday", text)
+	case sp.weeks && (skip || total > 7*86400):
+		return nil, s.fail(hintWeek, "%q: one cron cannot count weeks, so a schedule every other week or every few weeks cannot be written; name the weekday for every week, as in 每周一9点, or list the dates", text)
 	case sp.weeks:
-		return nil, s.fail(hintWeek, "%q: weeks repeat only as given weekdays", text)
+		return nil, s.fail(hintWeek, "%q does not say on which weekday", text)
 	case skip && total == 86400:
 		return nil, s.fail(hint{"每天9点", "每两天"}, "%q can mean every day or every other day", text)
 	case total == 86400 && sp.days == 1:

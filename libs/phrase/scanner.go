@@ -23,6 +23,10 @@ type scanner struct {
 	want   expectation // what was missing at far, when known
 	err    error
 
+	// weekdayTimes is set once weekdays and then times have been read
+	// (每周一早上9点), for the message when another weekday follows.
+	weekdayTimes bool
+
 	loc   *time.Location
 	ref   time.Time // zero when the caller gave none
 	today time.Time // ref's calendar day in loc, as 00:00 UTC
