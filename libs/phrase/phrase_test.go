@@ -590,3 +590,25 @@ func TestParse_NilLocation(t *testing.T) {
 		t.Fatalf("Parse = %s %q, %v", kind, spec, err)
 	}
 }
+
+// TestParse_RefusedReason pins the reason a refusal gives where a wrong
+// one misled.
+func TestParse_RefusedReason(t *testing.T) {
+	loc, ref := wedMorning.load(t)
+	tests := []struct{ phrase, reason string }{
+		{"隔周周一上午9点", "one cron cannot count weeks"},
+		{"every other week on monday at 9", "one cron cannot count weeks"},
+		{"每周一早上9点和周五下午5点", "two times on two weekdays need two tasks"},
+		{"every monday at 9am and friday at 5pm", "two times on two weekdays need two tasks"},
+		{"tonight at 9am", "says two different parts of the day"},
+		{"明早下午3点", "says two different parts of the day"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.phrase, func(t *testing.T) {
+			_, _, err := phrase.Parse(tt.phrase, loc, ref)
+			if err == nil || !strings.Contains(err.Error(), tt.reason) {
+				t.Fatalf("Parse(%q) = %v, want a refusal saying %q", tt.phrase, err, tt.reason)
+			}
+		})
+	}
+}
