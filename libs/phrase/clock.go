@@ -15,6 +15,7 @@ const (
 	afternoon               // 下午
 	dusk                    // 傍晚
 	evening                 // 晚上, evening, night
+	night                   // 夜里, 半夜: late evening or the small hours
 	am
 	pm
 )
@@ -50,6 +51,14 @@ func (p period) hour24(h int) (int, bool) {
 			return h + 12, true
 		}
 		return h, h >= 16 && h <= 19
+	case night:
+		switch {
+		case h >= 7 && h <= 11:
+			return h + 12, true
+		case h == 12:
+			return 24, true
+		}
+		return h, h <= 5 || h >= 19 && h <= 23
 	case evening:
 		if h >= 5 && h <= 11 {
 			return h + 12, true
@@ -79,6 +88,8 @@ func (p period) rule() string {
 		return "after 傍晚 the hour goes from 4 to 7"
 	case evening:
 		return "in the evening the hour goes from 5 to 12 (12 is the end of the day, with no minutes)"
+	case night:
+		return "after 夜里 or 半夜 the hour goes from 7 to 12 (19:00 to 24:00) or 0 to 5"
 	}
 	return "the hour goes from 0 to 23, minutes and seconds from 0 to 59"
 }
@@ -90,6 +101,8 @@ func (p period) agrees(suffix period) bool {
 		return true
 	case early, morning:
 		return suffix == am
+	case night:
+		return true
 	}
 	return suffix == pm
 }

@@ -40,6 +40,9 @@ func (s *scanner) recurring(cs []clause) (kind, spec string, err error) {
 	}
 	if r.times != nil && r.times.hasMidnight() && !days.everyDay() {
 		h := hint{"每周五0点", "every Friday at 0:00"}
+		if !hasHan(days.text) && days.month != 0 {
+			h = hint{days.text + " at 0:00", days.text + " at 12am"}
+		}
 		if days.lastDay {
 			h = hint{"每月最后一天0点", "on the 1st of every month at 0:00"}
 		}

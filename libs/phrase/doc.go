@@ -34,8 +34,12 @@
 //	中午12点, 中午1点                 11-13 as written, 1-2 are 13:00-14:00
 //	下午3点, afternoon               1-11 are 13:00-23:00; 12-23 as written
 //	傍晚6点                          4-7 are 16:00-19:00
-//	晚上/晚/夜里 8点, evening, night  5-11 are 17:00-23:00; 晚上12点 is 24:00
+//	晚上/晚 8点, evening, night        5-11 are 17:00-23:00; 晚上12点 is 24:00
+//	夜里/半夜/深夜 2点                 0-5 as written, 7-11 are 19:00-23:00, 12 is 24:00
 //	am, pm                           12am is 0:00, 12pm is 12:00
+//
+// 每晚 is 每天晚上, 午夜 is 晚上12点 (每天午夜 is cron 0 0 * * *), and
+// "on the hour" and 每小时整点 add nothing to an hourly repeat.
 //
 // Without a part of the day the hour is on the 24-hour clock: 3点 is 03:00.
 // A time without its own part of the day takes the one before it when that
