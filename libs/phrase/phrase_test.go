@@ -524,6 +524,9 @@ var refusedCases = []struct {
 	{sh, "每隔一周", "每隔一周"},
 	{sh, "每周一早上9点和周五下午5点", "周五"},
 	{sh, "every monday at 9am and friday at 5pm", "friday"},
+	// A fraction in a count.
+	{sh, "every 1.5 hours", "1.5"},
+	{sh, "每隔1.5小时", "1.5"},
 	// Midnight with a yearly day: the hint says the same at 0:00.
 	{sh, "every year on Jan 1 at midnight", "at midnight"},
 	// A day with no time: the hints must parse when the phrase is read.
@@ -611,6 +614,8 @@ func TestParse_RefusedReason(t *testing.T) {
 		{"每周一早上9点和周五下午5点", "two times on two weekdays need two tasks"},
 		{"every monday at 9am and friday at 5pm", "two times on two weekdays need two tasks"},
 		{"tonight at 9am", "says two different parts of the day"},
+		{"every 1.5 hours", "a count with a fraction is not supported"},
+		{"每隔1.5小时", "a count with a fraction is not supported"},
 		{"明早下午3点", "says two different parts of the day"},
 	}
 	for _, tt := range tests {

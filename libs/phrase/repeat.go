@@ -1,6 +1,9 @@
 package phrase
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // unit is what a length of time is counted in.
 type unit int
@@ -71,6 +74,10 @@ func (s *scanner) durationPart(sp *span, every, first bool) (counted, ok bool) {
 		if n, counted = s.num(); !counted {
 			n = 1
 		}
+		if size := fractionSize(s.src[s.pos:]); counted && size > 0 {
+			rest := s.src[s.pos:]
+			return false, s.fail(hint{"每90分钟", "every 1 hour 30 minutes"}, "%q: a count with a fraction is not supported; say it in a smaller unit, as in 90分钟 or 1 hour 30 minutes", s.text(start)+rest[:size])
+		}
 	}
 	s.lit("个")
 	if !half && s.lit("半") != "" { // 一个半小时
@@ -117,6 +124,22 @@ func (s *scanner) durationPart(sp *span, every, first bool) (counted, ok bool) {
 		sp.months += 12 * n
 	}
 	return counted || half, true
+}
+
+// fractionSize is the length of a fraction (.5) that rest starts with
+// when a unit follows it (1.5小时, 1.5 hours), else 0.
+func fractionSize(rest string) int {
+	if len(rest) < 2 || rest[0] != '.' || !isDigit(rest[1]) {
+		return 0
+	}
+	_, n := digits(rest[1:])
+	after := strings.TrimLeft(rest[1+n:], " ")
+	for u := range units {
+		if matches(after, u) {
+			return 1 + n
+		}
+	}
+	return 0
 }
 
 // repeat is "every" a length shorter or longer than a day: 每5分钟, 每隔2小时,
