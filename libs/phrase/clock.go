@@ -147,6 +147,7 @@ func (s *scanner) clock(bare bool) (clock, bool) {
 		c.h, c.period = 12, noon
 	case word && s.lit("midnight") != "":
 		c.midnight = true
+	case s.pastHour(&c):
 	case s.hourMinute(&c, bare):
 	case c.period == noon && s.err == nil: // 中午 alone
 		c.h = 12
@@ -179,6 +180,36 @@ func (s *scanner) hourMinute(c *clock, bare bool) bool {
 			return false
 		}
 	}
+	if p, ok := lookup(s, ampm); ok {
+		if !c.period.agrees(p) {
+			return s.fail(hintTime, "%q says two different parts of the day", s.text(start))
+		}
+		c.period = p
+	}
+	return s.checkClock(c, start)
+}
+
+// pastHour reads "quarter past 8" and "half past 5 pm": the hour as "at 8"
+// reads it (on the 24-hour clock unless am or pm follows), plus 15 or 30
+// minutes.
+func (s *scanner) pastHour(c *clock) bool {
+	start := s.pos
+	switch s.lit("quarter past", "half past") {
+	case "quarter past":
+		c.m = 15
+	case "half past":
+		c.m = 30
+	default:
+		return false
+	}
+	h, ok := s.num()
+	if !ok {
+		s.expect("an hour", hintTime)
+		s.pos, c.m = start, 0
+		return false
+	}
+	c.h = h
+	s.lit("o'clock", "oclock")
 	if p, ok := lookup(s, ampm); ok {
 		if !c.period.agrees(p) {
 			return s.fail(hintTime, "%q says two different parts of the day", s.text(start))

@@ -29,6 +29,7 @@
 //
 //	9点  9时  9点半  9点整  9点一刻  9点三刻  9点15  9点15分  九点零五分  9点15分30秒
 //	9:30  18:30:15  9am  9:30pm  at 9  9 o'clock  noon  midnight  中午
+//	quarter past 8 (8:15)  half past 5 pm (17:30)
 //	上午/早上/早晨/清晨/早 9点       0-11 as written
 //	凌晨1点                          0-6 as written; 凌晨12点 is 0:00
 //	中午12点, 中午1点                 11-13 as written, 1-2 are 13:00-14:00

@@ -387,6 +387,10 @@ var parseCases = []struct {
 	// New York, 2026-03-08: 02:00 jumps to 03:00; wall times in the gap fire when it ends.
 	{nySpring, "in 3 days", "date", "2026-03-10 12:00:00", []string{"2026-03-10 12:00:00 -0400"}},
 	{nySpring, "in 72 hours", "date", "2026-03-10 13:00:00", []string{"2026-03-10 13:00:00 -0400"}},
+	// Quarter and half past the hour, read as "at 8" is: every day, on the 24-hour clock unless am or pm follows.
+	{sh, "quarter past 8", "cron", "15 8 * * *", []string{"2026-01-31 08:15:00 +0800", "2026-02-01 08:15:00 +0800", "2026-02-02 08:15:00 +0800"}},
+	{sh, "half past 5 pm", "cron", "30 17 * * *", []string{"2026-01-30 17:30:00 +0800", "2026-01-31 17:30:00 +0800", "2026-02-01 17:30:00 +0800"}},
+	{sh, "tomorrow at half past 8pm", "date", "2026-01-31 20:30:00", []string{"2026-01-31 20:30:00 +0800"}},
 }
 
 func TestParse(t *testing.T) {
@@ -525,6 +529,8 @@ var refusedCases = []struct {
 	{sh, "每周一早上9点和周五下午5点", "周五"},
 	{sh, "every monday at 9am and friday at 5pm", "friday"},
 	// A fraction in a count.
+	{sh, "quarter past 25", "quarter past 25"},
+	{sh, "quarter past", "quarter past"},
 	{sh, "every 1.5 hours", "1.5"},
 	{sh, "每隔1.5小时", "1.5"},
 	// Midnight with a yearly day: the hint says the same at 0:00.
