@@ -21,7 +21,8 @@ const (
 )
 
 // hour24 maps an hour written after p to the 24-hour clock. 24 is the end
-// of the day: 晚上12点 is 24:00, which is 00:00 of the next day.
+// of the day: 晚上12点 is 24:00, which is 00:00 of the next day, and
+// 晚上12点半 is 24:30, 00:30 of the next day.
 func (p period) hour24(h int) (int, bool) {
 	switch p {
 	case early:
@@ -87,7 +88,7 @@ func (p period) rule() string {
 	case dusk:
 		return "after 傍晚 the hour goes from 4 to 7"
 	case evening:
-		return "in the evening the hour goes from 5 to 12 (12 is the end of the day, with no minutes)"
+		return "in the evening the hour goes from 5 to 12 (12 is the end of the day: 晚上12点半 is 00:30 the next day)"
 	case night:
 		return "after 夜里 or 半夜 the hour goes from 7 to 12 (19:00 to 24:00) or 0 to 5"
 	}
@@ -117,13 +118,13 @@ type clock struct {
 }
 
 // at resolves c in period p to seconds since the start of the day
-// (86400 for 24:00).
+// (86400 for 24:00, more for 晚上12点半, which is in the next day).
 func (c clock) at(p period) (int, bool) {
 	if c.midnight {
 		return 0, true
 	}
 	h, ok := p.hour24(c.h)
-	if !ok || h == 24 && c.m+c.s > 0 {
+	if !ok {
 		return 0, false
 	}
 	return h*3600 + c.m*60 + c.s, true
@@ -416,7 +417,7 @@ func (s *scanner) bounds(w window) (from, to int, err error) {
 	} else if to, _, err = s.secondsOf(w.to, p, from); err != nil {
 		return 0, 0, err
 	}
-	if to <= from {
+	if to <= from || to > 86400 {
 		return 0, 0, refuse(s.phrase, hintRange, "in %q the end is not after the start (a range cannot cross midnight)", w.text)
 	}
 	return from, to, nil

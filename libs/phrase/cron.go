@@ -2,7 +2,6 @@ package phrase
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,7 +135,7 @@ func (s *scanner) fireSeconds(r rule) ([]int, error) {
 // field only when a time needs one.
 func (s *scanner) cron(days dayRule, secs []int, timesText string) (string, error) {
 	secs = sortedSet(secs)
-	if slices.Contains(secs, 86400) {
+	if len(secs) > 0 && secs[len(secs)-1] >= 86400 {
 		var err error
 		if days, secs, err = s.endOfDay(days, secs); err != nil {
 			return "", err
@@ -155,18 +154,21 @@ func (s *scanner) cron(days dayRule, secs []int, timesText string) (string, erro
 	return strings.Join(f, " "), nil
 }
 
-// endOfDay moves a 24:00 (晚上12点) to 00:00 of the next day.
+// endOfDay moves times from 24:00 on (晚上12点, 晚上12点半) to the next day.
 func (s *scanner) endOfDay(days dayRule, secs []int) (dayRule, []int, error) {
+	out := make([]int, len(secs))
+	for i, t := range secs {
+		out[i] = t % 86400
+	}
 	if days.everyDay() {
-		secs[len(secs)-1] = 0
-		return days, sortedSet(secs), nil
+		return days, sortedSet(out), nil
 	}
 	next, ok := days.nextDay()
-	if len(secs) > 1 || !ok {
+	if secs[0] < 86400 || !ok {
 		return days, nil, refuse(s.phrase, hint{"每周五晚上12点", "every Saturday at 0:00"},
-			"%q at 24:00 falls on the next day, which one cron cannot express together with these days and times; give 0点 of the next day", days.text)
+			"%q at %s falls on the next day, which one cron cannot express together with these days and times; give the time on the next day", days.text, formatSeconds(secs[len(secs)-1]))
 	}
-	return next, []int{0}, nil
+	return next, out, nil
 }
 
 // factor splits times of day into seconds, minutes and hours, and reports

@@ -48,7 +48,9 @@
 //
 // 晚上12点 (and 24点, 24:00) is the end of the day, that is 00:00 of the next
 // day: 明天晚上12点 is the day after tomorrow at 00:00, 每周五晚上12点 is
-// cron 0 0 * * 6, 每月最后一天晚上12点 is cron 0 0 1 * *. The English
+// cron 0 0 * * 6, 每月最后一天晚上12点 is cron 0 0 1 * *. Minutes after it
+// are in the next day too: 每天晚上12点半 is cron 30 0 * * *, 今晚12点半 is
+// tomorrow at 00:30. The English
 // "midnight" is 00:00 of the day named, and is refused with a day or a date
 // ("every Friday at midnight", "tomorrow at midnight"), where it is commonly
 // read either way.
