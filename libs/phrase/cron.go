@@ -24,7 +24,7 @@ func (s *scanner) recurring(cs []clause) (kind, spec string, err error) {
 		return "", "", err
 	}
 	switch {
-	case r.repeat != nil && r.days == nil && r.window == nil && r.times == nil:
+	case r.repeat != nil && r.repeat.minute == 0 && r.days == nil && r.window == nil && r.times == nil:
 		return trigger.KindInterval, r.repeat.every.String(), nil
 	case r.days == nil && r.times == nil && r.window == nil && r.repeat == nil:
 		return "", "", refuse(s.phrase, hintAny, "%q says neither when nor how often", s.src)
@@ -124,6 +124,7 @@ func (s *scanner) fireSeconds(r rule) ([]int, error) {
 		}
 	}
 	step := int(r.repeat.every / time.Second)
+	from += r.repeat.minute * 60 // 每小时的第15分钟: 0:15, 1:15, …
 	var out []int
 	for t := from; t < to; t += step { // the end of a window is exclusive
 		out = append(out, t)

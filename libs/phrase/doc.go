@@ -105,7 +105,10 @@
 // every other day?).
 //
 // A step shorter than a day with days, a range of hours, or both, is a
-// cron: 工作日每小时 is 0 * * * 1-5. Ranges:
+// cron: 工作日每小时 is 0 * * * 1-5. So is a step of whole hours with a
+// minute of the hour: 每小时的第15分钟 is 15 * * * *, 每个小时的30分 is
+// 30 * * * *, 每2小时的第15分钟 is 15 */2 * * * (每小时15分钟, which could be
+// a length, is refused). Ranges:
 //
 //	9点到18点 9点至18点 9:00-17:00 从9点到18点 在9点到17点之间
 //	between 9:00 and 17:00, from 9am to 5pm, from 9 to 17, 9am-5pm

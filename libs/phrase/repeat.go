@@ -147,6 +147,9 @@ func fractionSize(rest string) int {
 type repeat struct {
 	text  string
 	every time.Duration
+	// minute is the minute of the hour a repeat of whole hours fires at
+	// (每小时的第15分钟); 0 is on the hour, as without one.
+	minute int
 }
 
 func (r repeat) source() string { return r.text }
@@ -186,7 +189,32 @@ func (s *scanner) repeatClause() (clause, bool) {
 	case total > maxSeconds:
 		return nil, s.fail(hintEvery, "%q is too long: at most 100 years", text)
 	}
-	return repeat{text: text, every: time.Duration(total) * time.Second}, true
+	r := repeat{every: time.Duration(total) * time.Second}
+	if kw == "每" && total%3600 == 0 && total < 86400 {
+		r.minute = s.minuteOfHour()
+	}
+	r.text = s.text(start)
+	return r, s.err == nil
+}
+
+// minuteOfHour reads the minute after 每小时: 的第15分钟, 第15分, 的30分; it
+// is 0 when there is none. 每小时15分钟 is not read: it could be a length.
+func (s *scanner) minuteOfHour() int {
+	start := s.pos
+	s.lit("的")
+	nth := s.lit("第") != ""
+	at := s.pos
+	n, ok := s.num()
+	unit := s.lit("分钟", "分")
+	if !ok || unit == "" || unit == "分钟" && !nth {
+		s.pos = start
+		return 0
+	}
+	if n > 59 {
+		s.fail(hint{"每小时的第15分钟", "每天9点"}, "%q is not a minute of the hour (0 to 59)", s.text(at))
+		return 0
+	}
+	return n
 }
 
 // relative is a delay from the reference time: 10分钟后, in 2 hours, 3天后.
