@@ -452,6 +452,40 @@ func daysIn(y, m int) int {
 // maxDays is the number of days month m can have.
 func maxDays(m int) int { return daysIn(2028, m) }
 
+// weekdaySpanClause reads a range of weekdays with no 每 or every:
+// 周一至周五, 周一到周五, monday to friday, mon-fri. Unlike a single weekday
+// (周五9点), a range is read as every week.
+func (s *scanner) weekdaySpanClause() (clause, bool) {
+	start := s.pos
+	var from, to int
+	if s.lit("周") != "" {
+		a, ok := s.zhWeekday(false, false)
+		if !ok || !isRangeWord(s.lit(rangeWords...)) {
+			return nil, false
+		}
+		b, ok := s.zhWeekday(s.lit("周") != "", false)
+		if !ok {
+			return nil, false
+		}
+		from, to = a, b
+	} else {
+		s.lit("on")
+		a, ok := s.enWeekday()
+		if !ok || s.lit("to", "through", "thru", "-") == "" {
+			return nil, false
+		}
+		b, ok := s.enWeekday()
+		if !ok {
+			return nil, false
+		}
+		from, to = a.day, b.day
+	}
+	if s.peek(listOrRangeWords...) && !s.peek(listWords...) {
+		return nil, false // 周一到周三到周五
+	}
+	return dayRule{text: s.text(start), dow: sortedSet(weekdayRange(from, to))}, true
+}
+
 // bareWeekdayClause refuses a weekday with no 每, 下, every or next: once,
 // or every week?
 func (s *scanner) bareWeekdayClause() (clause, bool) {
@@ -463,7 +497,8 @@ func (s *scanner) bareWeekdayClause() (clause, bool) {
 				return nil, s.fail(hint{"每" + days + "9点", "每周一、周五 9点"}, "%q has a time of its own: two times on two weekdays need two tasks, one per weekday, since one cron fires at each of its times on each of its days", days)
 			}
 			first := "周" + firstRune(days[len("周"):])
-			return nil, s.fail(hint{"每" + days + "9点", "下" + first + "9点"}, "%q alone could be once or every week", days)
+			at := s.timeAhead("9点")
+			return nil, s.fail(hint{"每" + days + at, "下" + first + at}, "%q alone could be once or every week", days)
 		}
 	}
 	s.pos = start
@@ -474,7 +509,20 @@ func (s *scanner) bareWeekdayClause() (clause, bool) {
 		if s.weekdayTimes {
 			return nil, s.fail(hint{"every " + day + " at 9:00", "every Monday and Friday at 9:00"}, "%q has a time of its own: two times on two weekdays need two tasks, one per weekday, since one cron fires at each of its times on each of its days", day)
 		}
-		return nil, s.fail(hint{"every " + day + " at 9:00", "next " + day + " at 9:00"}, "%q alone could be once or every week", s.text(start))
+		at := s.timeAhead("at 9:00")
+		return nil, s.fail(hint{"every " + day + " " + at, "next " + day + " " + at}, "%q alone could be once or every week", s.text(start))
 	}
 	return nil, false
+}
+
+// timeAhead is the text of the times of day that follow, for a hint that
+// keeps them (on Friday at 5pm suggests every Friday at 5pm), or orElse.
+// It reads nothing.
+func (s *scanner) timeAhead(orElse string) string {
+	saved := *s
+	defer func() { *s = saved }()
+	if c, ok := s.timesClause(); ok && s.err == nil {
+		return c.source()
+	}
+	return orElse
 }

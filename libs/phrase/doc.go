@@ -79,8 +79,10 @@
 // next one starts the hour: 每周一三点 is Monday at 3:00, and 每周一二十点
 // (Monday and Tuesday at 10:00, or Monday at 20:00?) is refused.
 // A weekday with no 每, 下, 本, every, next or this (周五9点, on Friday at 9)
-// is refused: it could be once or every week. 每月31号 fires only in months
-// that have a 31st.
+// is refused: it could be once or every week; the refusal suggests both at
+// the time given (每周五9点, 下周五9点). A range of weekdays is every week
+// without them: 周一至周五 9:00, monday to friday at 9am and mon-fri at 9
+// are cron 0 9 * * 1-5. 每月31号 fires only in months that have a 31st.
 //
 // A day rule with times (每天9点, 工作日18:30, every Monday and Thursday at
 // 7am, 每天9点和18点) is a cron; without times it fires at 00:00; times

@@ -88,7 +88,7 @@ func (s *scanner) clause() (clause, bool) {
 	readers := []func() (clause, bool){
 		s.relativeClause, s.dateClause, s.daysClause, s.repeatClause,
 		s.windowClause, s.timesClause, s.separatorClause, s.fillerClause,
-		s.bareWeekdayClause,
+		s.weekdaySpanClause, s.bareWeekdayClause,
 	}
 	for _, read := range readers {
 		if c, ok := read(); ok || s.err != nil {

@@ -401,6 +401,11 @@ var parseCases = []struct {
 	{sh, "每个小时的30分", "cron", "30 * * * *", []string{"2026-01-30 10:30:00 +0800", "2026-01-30 11:30:00 +0800", "2026-01-30 12:30:00 +0800"}},
 	{sh, "每2小时的第15分钟", "cron", "15 */2 * * *", []string{"2026-01-30 10:15:00 +0800", "2026-01-30 12:15:00 +0800", "2026-01-30 14:15:00 +0800"}},
 	{sh, "工作日9点到18点每小时的第30分", "cron", "30 9-17 * * 1-5", []string{"2026-01-30 10:30:00 +0800", "2026-01-30 11:30:00 +0800", "2026-01-30 12:30:00 +0800"}},
+	// A range of weekdays is every week, with or without 每 or every.
+	{sh, "周一至周五 9:00", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
+	{sh, "周一到周五9点", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
+	{sh, "monday to friday at 9am", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
+	{sh, "mon-fri at 9", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
 }
 
 func TestParse(t *testing.T) {
@@ -482,6 +487,9 @@ var refusedCases = []struct {
 	// Could be read two ways.
 	{sh, "周五9点", "周五"},
 	{sh, "on friday at 9", "on friday"},
+	{sh, "on Friday at 5pm", "on friday"},
+	{sh, "周五下午5点", "周五"},
+	{sh, "周一到周三点", "周三点"},
 	{sh, "每周一点", "周一点"},
 	{sh, "每周一二十点", "二十"},
 	{sh, "每隔一天", "每隔一天"},
@@ -621,6 +629,25 @@ func TestParse_NilLocation(t *testing.T) {
 	kind, spec, err := phrase.Parse("2026-12-01 08:00", nil, time.Time{})
 	if err != nil || kind != trigger.KindDate || spec != "2026-12-01 08:00:00" {
 		t.Fatalf("Parse = %s %q, %v", kind, spec, err)
+	}
+}
+
+// TestParse_HintKeepsTime checks that a weekday refused as once or every
+// week suggests both readings at the time the phrase gave.
+func TestParse_HintKeepsTime(t *testing.T) {
+	loc, ref := sh.load(t)
+	tests := []struct{ phrase, hint string }{
+		{"on Friday at 5pm", `try "every friday at 5pm" or "next friday at 5pm"`},
+		{"周五下午5点", `try "每周五下午5点" or "下周五下午5点"`},
+		{"周五", `try "每周五9点" or "下周五9点"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.phrase, func(t *testing.T) {
+			_, _, err := phrase.Parse(tt.phrase, loc, ref)
+			if err == nil || !strings.HasSuffix(err.Error(), tt.hint) {
+				t.Fatalf("Parse(%q) = %v, want a refusal ending %s", tt.phrase, err, tt.hint)
+			}
+		})
 	}
 }
 
