@@ -22,7 +22,7 @@ func (d onDate) source() string { return d.text }
 
 func (s *scanner) dateClause() (clause, bool) {
 	start := s.pos
-	for _, read := range []func() (time.Time, period, bool){s.namedDay, s.zhWeekOf, s.enWeekOf, s.calendarDay} {
+	for _, read := range []func() (time.Time, period, bool){s.namedDay, s.zhWeekOf, s.zhMonthOf, s.enWeekOf, s.calendarDay} {
 		if d, p, ok := read(); ok {
 			return onDate{text: s.text(start), date: d, period: p}, true
 		}
@@ -64,6 +64,29 @@ func (s *scanner) zhWeekOf() (time.Time, period, bool) {
 	}
 	monday := s.today.AddDate(0, 0, -mondayOffset(int(s.today.Weekday())))
 	return monday.AddDate(0, 0, 7*weeks+mondayOffset(wd)), anyPeriod, true
+}
+
+// zhMonthOf reads 下个月1号 (the 1st of next month) and 本月15号 or
+// 这个月15号 (of this month).
+func (s *scanner) zhMonthOf() (time.Time, period, bool) {
+	start := s.pos
+	months := 0
+	switch s.lit("下个月", "下月", "本月", "这个月") {
+	case "下个月", "下月":
+		months = 1
+	case "":
+		return time.Time{}, 0, false
+	}
+	s.lit("的")
+	d, ok := s.num()
+	if !ok || s.lit("号", "日") == "" || !s.needRef(s.text(start)) {
+		return time.Time{}, 0, false
+	}
+	first := time.Date(s.today.Year(), s.today.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+	if d < 1 || d > daysIn(first.Year(), int(first.Month())) {
+		return time.Time{}, 0, s.fail(hintDate, "%q is not a date: %s has %d days", s.text(start), first.Format("2006-01"), daysIn(first.Year(), int(first.Month())))
+	}
+	return first.AddDate(0, 0, d-1), anyPeriod, true
 }
 
 // enWeekOf reads "next Friday" (the first Friday after today) and "this

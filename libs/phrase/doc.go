@@ -148,6 +148,7 @@
 //	今天 明天 后天 大后天 今晚 明晚 明早 | today, tomorrow, the day after tomorrow, tonight
 //	下周五 (Friday of next week; weeks start on Monday) | next Friday (the first Friday after today)
 //	本周五, 这周五 (Friday of this week) | this Friday (Friday of this week, Monday to Sunday)
+//	下个月1号, 下月15日 (of next month), 本月31号, 这个月31号 (of this month)
 //	2026年12月1日 二〇二六年十二月一日 12月1号 2026-12-01 2026/12/01 2026-12-01T08:00
 //	Dec 1, December 1st, 2026, 1 Dec 2026, the 1st of December, on 2026-12-01
 //
