@@ -73,7 +73,11 @@
 //	每月1号 每月15日 每个月1号和15号 每月1、15号 每月1号到5号
 //	every month on the 15th, monthly on the 1st, the 1st and 15th of every month
 //	每月最后一天 每个月最后一天 每月底 每月末 | the last day of every month, every month on the last day
-//	每年12月1日 | every year on Dec 1, every Dec 1
+//	每年12月1日 每年6月1日和10月1日 | every year on Dec 1, every Dec 1, every Jan 1 and Jul 1
+//
+// Several days of the year are one cron, which fires on each of its days
+// in each of its months: every Jan 1 and Jul 1 at 9am is 0 9 1 1,7 *, but
+// Jan 1 and Jul 15 need two tasks and are refused.
 //
 // 周 followed by several weekday characters lists them, except where the
 // next one starts the hour: 每周一三点 is Monday at 3:00, and 每周一二十点

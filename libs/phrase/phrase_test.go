@@ -410,6 +410,11 @@ var parseCases = []struct {
 	{sh, "下个月1号 9点", "date", "2026-02-01 09:00:00", []string{"2026-02-01 09:00:00 +0800"}},
 	{sh, "本月31号9点", "date", "2026-01-31 09:00:00", []string{"2026-01-31 09:00:00 +0800"}},
 	{leap, "下月29日上午10点", "date", "2028-03-29 10:00:00", []string{"2028-03-29 10:00:00 +0000"}},
+	// Several days of the year in one cron: each day in each month.
+	{sh, "every Jan 1 and Jul 1 at 9am", "cron", "0 9 1 1,7 *", []string{"2026-07-01 09:00:00 +0800", "2027-01-01 09:00:00 +0800", "2027-07-01 09:00:00 +0800"}},
+	{sh, "每年6月1日和10月1日 9点", "cron", "0 9 1 6,10 *", []string{"2026-06-01 09:00:00 +0800", "2026-10-01 09:00:00 +0800", "2027-06-01 09:00:00 +0800"}},
+	{sh, "every year on Dec 1 and Dec 15 at 8", "cron", "0 8 1,15 12 *", []string{"2026-12-01 08:00:00 +0800", "2026-12-15 08:00:00 +0800", "2027-12-01 08:00:00 +0800"}},
+	{sh, "每年4月30日和6月30日晚上12点", "cron", "0 0 1 5,7 *", []string{"2026-05-01 00:00:00 +0800", "2026-07-01 00:00:00 +0800", "2027-05-01 00:00:00 +0800"}},
 }
 
 func TestParse(t *testing.T) {
@@ -516,6 +521,8 @@ var refusedCases = []struct {
 	{sh, "last day of every month at midnight", "at midnight"},
 	{sh, "每月最后一天9点和晚上12点", "每月最后一天"},
 	{sh, "每月29号晚上12点半", "每月29号"},
+	{sh, "every Jan 1 and Jul 15 at 9am", "jan 1 and jul 15"},
+	{sh, "每年1月1日和7月15日9点", "1月1日和7月15日"},
 	{sh, "晚上8点到12点半每小时", "晚上8点到12点半"},
 	{sh, "每小时的第60分钟", "60分钟"},
 	{sh, "每小时15分钟", "15分钟"},
@@ -670,6 +677,7 @@ func TestParse_RefusedReason(t *testing.T) {
 		{"every 1.5 hours", "a count with a fraction is not supported"},
 		{"每隔1.5小时", "a count with a fraction is not supported"},
 		{"明早下午3点", "says two different parts of the day"},
+		{"every Jan 1 and Jul 15 at 9am", "these days need two tasks"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.phrase, func(t *testing.T) {
