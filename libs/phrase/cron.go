@@ -37,7 +37,7 @@ func (s *scanner) recurring(cs []clause) (kind, spec string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if r.times != nil && r.times.hasMidnight() && !days.everyDay() {
+	if r.times != nil && r.times.hasMidnight() && !days.everyDay() && !days.newYear() {
 		h := hint{"每周五0点", "every Friday at 0:00"}
 		if !hasHan(days.text) && days.months != nil {
 			h = hint{days.text + " at 0:00", days.text + " at 12am"}

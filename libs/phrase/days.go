@@ -21,6 +21,12 @@ func (d dayRule) everyDay() bool {
 	return d.dow == nil && d.dom == nil && d.months == nil && !d.lastDay
 }
 
+// newYear reports whether d is Jan 1 alone, whose midnight is the start
+// of the year: every year on Jan 1 at midnight is 0 0 1 1 *.
+func (d dayRule) newYear() bool {
+	return slices.Equal(d.months, []int{1}) && slices.Equal(d.dom, []int{1}) && d.dow == nil
+}
+
 var (
 	workdays = []int{1, 2, 3, 4, 5}
 	weekend  = []int{0, 6}

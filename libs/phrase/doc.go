@@ -53,7 +53,8 @@
 // tomorrow at 00:30. The English
 // "midnight" is 00:00 of the day named, and is refused with a day or a date
 // ("every Friday at midnight", "tomorrow at midnight"), where it is commonly
-// read either way.
+// read either way, except with Jan 1 every year, the start of the year:
+// every year on Jan 1 at midnight is cron 0 0 1 1 *.
 //
 // A time alone is every day at that time, as the project's list of daily
 // forms has it (每天9点, 晚上8点, 工作日18:30): 晚上8点 is cron 0 20 * * *,

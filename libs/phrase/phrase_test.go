@@ -415,6 +415,8 @@ var parseCases = []struct {
 	{sh, "每年6月1日和10月1日 9点", "cron", "0 9 1 6,10 *", []string{"2026-06-01 09:00:00 +0800", "2026-10-01 09:00:00 +0800", "2027-06-01 09:00:00 +0800"}},
 	{sh, "every year on Dec 1 and Dec 15 at 8", "cron", "0 8 1,15 12 *", []string{"2026-12-01 08:00:00 +0800", "2026-12-15 08:00:00 +0800", "2027-12-01 08:00:00 +0800"}},
 	{sh, "每年4月30日和6月30日晚上12点", "cron", "0 0 1 5,7 *", []string{"2026-05-01 00:00:00 +0800", "2026-07-01 00:00:00 +0800", "2027-05-01 00:00:00 +0800"}},
+	// Midnight on Jan 1 is the start of the year.
+	{sh, "every year on Jan 1 at midnight", "cron", "0 0 1 1 *", []string{"2027-01-01 00:00:00 +0800", "2028-01-01 00:00:00 +0800", "2029-01-01 00:00:00 +0800"}},
 }
 
 func TestParse(t *testing.T) {
@@ -568,8 +570,8 @@ var refusedCases = []struct {
 	{sh, "quarter past", "quarter past"},
 	{sh, "every 1.5 hours", "1.5"},
 	{sh, "每隔1.5小时", "1.5"},
-	// Midnight with a yearly day: the hint says the same at 0:00.
-	{sh, "every year on Jan 1 at midnight", "at midnight"},
+	// Midnight with a yearly day other than Jan 1: the hint says the same at 0:00.
+	{sh, "every year on Dec 31 at midnight", "at midnight"},
 	// A day with no time: the hints must parse when the phrase is read.
 	{wedMorning, "今晚", "今晚"},
 	{wedMorning, "明早", "明早"},
