@@ -332,8 +332,11 @@ func (s *scanner) walls(date time.Time, at atTimes, implied period, text string)
 		v, ok := impliedFits(implied, c.period, secs[i])
 		if !ok {
 			h := hint{"今晚8点", "tonight at 8pm"}
-			if implied == morning {
+			switch {
+			case implied == morning:
 				h = hint{"明早8点", "tomorrow at 8am"}
+			case !date.Equal(s.today): // 明晚
+				h = hint{"明晚8点", "tomorrow at 8pm"}
 			}
 			return nil, refuse(s.phrase, h, "%q says two different parts of the day", text)
 		}

@@ -679,6 +679,7 @@ func TestParse_RefusedReason(t *testing.T) {
 		{"every 1.5 hours", "a count with a fraction is not supported"},
 		{"每隔1.5小时", "a count with a fraction is not supported"},
 		{"明早下午3点", "says two different parts of the day"},
+		{"明晚早上8点", `two different parts of the day; try "明晚8点" or "tomorrow at 8pm"`},
 		{"every Jan 1 and Jul 15 at 9am", "these days need two tasks"},
 	}
 	for _, tt := range tests {
