@@ -15,12 +15,14 @@ const (
 	afternoon               // 下午
 	dusk                    // 傍晚
 	evening                 // 晚上, evening, night
+	night                   // 夜里, 半夜: late evening or the small hours
 	am
 	pm
 )
 
 // hour24 maps an hour written after p to the 24-hour clock. 24 is the end
-// of the day: 晚上12点 is 24:00, which is 00:00 of the next day.
+// of the day: 晚上12点 is 24:00, which is 00:00 of the next day, and
+// 晚上12点半 is 24:30, 00:30 of the next day.
 func (p period) hour24(h int) (int, bool) {
 	switch p {
 	case early:
@@ -50,6 +52,14 @@ func (p period) hour24(h int) (int, bool) {
 			return h + 12, true
 		}
 		return h, h >= 16 && h <= 19
+	case night:
+		switch {
+		case h >= 7 && h <= 11:
+			return h + 12, true
+		case h == 12:
+			return 24, true
+		}
+		return h, h <= 5 || h >= 19 && h <= 23
 	case evening:
 		if h >= 5 && h <= 11 {
 			return h + 12, true
@@ -78,7 +88,9 @@ func (p period) rule() string {
 	case dusk:
 		return "after 傍晚 the hour goes from 4 to 7"
 	case evening:
-		return "in the evening the hour goes from 5 to 12 (12 is the end of the day, with no minutes)"
+		return "in the evening the hour goes from 5 to 12 (12 is the end of the day: 晚上12点半 is 00:30 the next day)"
+	case night:
+		return "after 夜里 or 半夜 the hour goes from 7 to 12 (19:00 to 24:00) or 0 to 5"
 	}
 	return "the hour goes from 0 to 23, minutes and seconds from 0 to 59"
 }
@@ -90,6 +102,8 @@ func (p period) agrees(suffix period) bool {
 		return true
 	case early, morning:
 		return suffix == am
+	case night:
+		return true
 	}
 	return suffix == pm
 }
@@ -104,13 +118,13 @@ type clock struct {
 }
 
 // at resolves c in period p to seconds since the start of the day
-// (86400 for 24:00).
+// (86400 for 24:00, more for 晚上12点半, which is in the next day).
 func (c clock) at(p period) (int, bool) {
 	if c.midnight {
 		return 0, true
 	}
 	h, ok := p.hour24(c.h)
-	if !ok || h == 24 && c.m+c.s > 0 {
+	if !ok {
 		return 0, false
 	}
 	return h*3600 + c.m*60 + c.s, true
@@ -134,6 +148,7 @@ func (s *scanner) clock(bare bool) (clock, bool) {
 		c.h, c.period = 12, noon
 	case word && s.lit("midnight") != "":
 		c.midnight = true
+	case s.pastHour(&c):
 	case s.hourMinute(&c, bare):
 	case c.period == noon && s.err == nil: // 中午 alone
 		c.h = 12
@@ -166,6 +181,36 @@ func (s *scanner) hourMinute(c *clock, bare bool) bool {
 			return false
 		}
 	}
+	if p, ok := lookup(s, ampm); ok {
+		if !c.period.agrees(p) {
+			return s.fail(hintTime, "%q says two different parts of the day", s.text(start))
+		}
+		c.period = p
+	}
+	return s.checkClock(c, start)
+}
+
+// pastHour reads "quarter past 8" and "half past 5 pm": the hour as "at 8"
+// reads it (on the 24-hour clock unless am or pm follows), plus 15 or 30
+// minutes.
+func (s *scanner) pastHour(c *clock) bool {
+	start := s.pos
+	switch s.lit("quarter past", "half past") {
+	case "quarter past":
+		c.m = 15
+	case "half past":
+		c.m = 30
+	default:
+		return false
+	}
+	h, ok := s.num()
+	if !ok {
+		s.expect("an hour", hintTime)
+		s.pos, c.m = start, 0
+		return false
+	}
+	c.h = h
+	s.lit("o'clock", "oclock")
 	if p, ok := lookup(s, ampm); ok {
 		if !c.period.agrees(p) {
 			return s.fail(hintTime, "%q says two different parts of the day", s.text(start))
@@ -372,7 +417,7 @@ func (s *scanner) bounds(w window) (from, to int, err error) {
 	} else if to, _, err = s.secondsOf(w.to, p, from); err != nil {
 		return 0, 0, err
 	}
-	if to <= from {
+	if to <= from || to > 86400 {
 		return 0, 0, refuse(s.phrase, hintRange, "in %q the end is not after the start (a range cannot cross midnight)", w.text)
 	}
 	return from, to, nil

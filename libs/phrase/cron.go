@@ -2,7 +2,6 @@ package phrase
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +24,7 @@ func (s *scanner) recurring(cs []clause) (kind, spec string, err error) {
 		return "", "", err
 	}
 	switch {
-	case r.repeat != nil && r.days == nil && r.window == nil && r.times == nil:
+	case r.repeat != nil && r.repeat.minute == 0 && r.days == nil && r.window == nil && r.times == nil:
 		return trigger.KindInterval, r.repeat.every.String(), nil
 	case r.days == nil && r.times == nil && r.window == nil && r.repeat == nil:
 		return "", "", refuse(s.phrase, hintAny, "%q says neither when nor how often", s.src)
@@ -38,8 +37,11 @@ func (s *scanner) recurring(cs []clause) (kind, spec string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if r.times != nil && r.times.hasMidnight() && !days.everyDay() {
+	if r.times != nil && r.times.hasMidnight() && !days.everyDay() && !days.newYear() {
 		h := hint{"每周五0点", "every Friday at 0:00"}
+		if !hasHan(days.text) && days.months != nil {
+			h = hint{days.text + " at 0:00", days.text + " at 12am"}
+		}
 		if days.lastDay {
 			h = hint{"每月最后一天0点", "on the 1st of every month at 0:00"}
 		}
@@ -122,6 +124,7 @@ func (s *scanner) fireSeconds(r rule) ([]int, error) {
 		}
 	}
 	step := int(r.repeat.every / time.Second)
+	from += r.repeat.minute * 60 // 每小时的第15分钟: 0:15, 1:15, …
 	var out []int
 	for t := from; t < to; t += step { // the end of a window is exclusive
 		out = append(out, t)
@@ -133,7 +136,7 @@ func (s *scanner) fireSeconds(r rule) ([]int, error) {
 // field only when a time needs one.
 func (s *scanner) cron(days dayRule, secs []int, timesText string) (string, error) {
 	secs = sortedSet(secs)
-	if slices.Contains(secs, 86400) {
+	if len(secs) > 0 && secs[len(secs)-1] >= 86400 {
 		var err error
 		if days, secs, err = s.endOfDay(days, secs); err != nil {
 			return "", err
@@ -152,18 +155,21 @@ func (s *scanner) cron(days dayRule, secs []int, timesText string) (string, erro
 	return strings.Join(f, " "), nil
 }
 
-// endOfDay moves a 24:00 (晚上12点) to 00:00 of the next day.
+// endOfDay moves times from 24:00 on (晚上12点, 晚上12点半) to the next day.
 func (s *scanner) endOfDay(days dayRule, secs []int) (dayRule, []int, error) {
+	out := make([]int, len(secs))
+	for i, t := range secs {
+		out[i] = t % 86400
+	}
 	if days.everyDay() {
-		secs[len(secs)-1] = 0
-		return days, sortedSet(secs), nil
+		return days, sortedSet(out), nil
 	}
 	next, ok := days.nextDay()
-	if len(secs) > 1 || !ok {
+	if secs[0] < 86400 || !ok {
 		return days, nil, refuse(s.phrase, hint{"每周五晚上12点", "every Saturday at 0:00"},
-			"%q at 24:00 falls on the next day, which one cron cannot express together with these days and times; give 0点 of the next day", days.text)
+			"%q at %s falls on the next day, which one cron cannot express together with these days and times; give the time on the next day", days.text, formatSeconds(secs[len(secs)-1]))
 	}
-	return next, []int{0}, nil
+	return next, out, nil
 }
 
 // factor splits times of day into seconds, minutes and hours, and reports

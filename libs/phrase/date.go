@@ -1,6 +1,7 @@
 package phrase
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ func (d onDate) source() string { return d.text }
 
 func (s *scanner) dateClause() (clause, bool) {
 	start := s.pos
-	for _, read := range []func() (time.Time, period, bool){s.namedDay, s.zhWeekOf, s.enWeekOf, s.calendarDay} {
+	for _, read := range []func() (time.Time, period, bool){s.namedDay, s.zhWeekOf, s.zhMonthOf, s.enWeekOf, s.calendarDay} {
 		if d, p, ok := read(); ok {
 			return onDate{text: s.text(start), date: d, period: p}, true
 		}
@@ -63,6 +64,29 @@ func (s *scanner) zhWeekOf() (time.Time, period, bool) {
 	}
 	monday := s.today.AddDate(0, 0, -mondayOffset(int(s.today.Weekday())))
 	return monday.AddDate(0, 0, 7*weeks+mondayOffset(wd)), anyPeriod, true
+}
+
+// zhMonthOf reads 下个月1号 (the 1st of next month) and 本月15号 or
+// 这个月15号 (of this month).
+func (s *scanner) zhMonthOf() (time.Time, period, bool) {
+	start := s.pos
+	months := 0
+	switch s.lit("下个月", "下月", "本月", "这个月") {
+	case "下个月", "下月":
+		months = 1
+	case "":
+		return time.Time{}, 0, false
+	}
+	s.lit("的")
+	d, ok := s.num()
+	if !ok || s.lit("号", "日") == "" || !s.needRef(s.text(start)) {
+		return time.Time{}, 0, false
+	}
+	first := time.Date(s.today.Year(), s.today.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+	if d < 1 || d > daysIn(first.Year(), int(first.Month())) {
+		return time.Time{}, 0, s.fail(hintDate, "%q is not a date: %s has %d days", s.text(start), first.Format("2006-01"), daysIn(first.Year(), int(first.Month())))
+	}
+	return first.AddDate(0, 0, d-1), anyPeriod, true
 }
 
 // enWeekOf reads "next Friday" (the first Friday after today) and "this
@@ -247,11 +271,7 @@ func (s *scanner) onceItem(item []clause) ([]string, error) {
 		return s.afterDelay(d, at)
 	case onDate:
 		if at == nil {
-			h := hint{d.text + " at 9:00", d.text + " at 3pm"}
-			if hasHan(d.text) {
-				h = hint{d.text + "9点", d.text + "下午3点"}
-			}
-			return nil, refuse(s.phrase, h, "%q does not say at what time", d.text)
+			return nil, refuse(s.phrase, s.dayHint(d), "%q does not say at what time", d.text)
 		}
 		return s.walls(d.date, *at, d.period, joinText(d.text, at.text))
 	}
@@ -308,7 +328,82 @@ func (s *scanner) walls(date time.Time, at atTimes, implied period, text string)
 	if err != nil {
 		return nil, err
 	}
+	for i, c := range at.clocks {
+		v, ok := impliedFits(implied, c.period, secs[i])
+		if !ok {
+			h := hint{"今晚8点", "tonight at 8pm"}
+			switch {
+			case implied == morning:
+				h = hint{"明早8点", "tomorrow at 8am"}
+			case !date.Equal(s.today): // 明晚
+				h = hint{"明晚8点", "tomorrow at 8pm"}
+			}
+			return nil, refuse(s.phrase, h, "%q says two different parts of the day", text)
+		}
+		secs[i] = v
+	}
 	return s.wallsAt(date, secs, text)
+}
+
+// impliedFits checks a time of day (in seconds) against the part of the
+// day a day word implies, as "tomorrow morning at 8pm" is checked: 今晚 and
+// tonight take 16:00 to 24:00, and the early hours after (tonight at 1am,
+// 今晚凌晨2点 are the next day's); 今早 and 明早 take 0:00 to 12:00.
+func impliedFits(implied, p period, v int) (int, bool) {
+	const hour = 3600
+	switch implied {
+	case evening:
+		switch {
+		case v >= 16*hour:
+			return v, true
+		case v <= 6*hour && (p == early || p == am || p == anyPeriod):
+			return v + 24*hour, true
+		}
+		return v, false
+	case morning:
+		return v, v < 12*hour
+	}
+	return v, true
+}
+
+// dayHint suggests the day of a one-time phrase with a time that fits it
+// and is still ahead: 今天 read at 10:30 suggests 今天下午3点, not 今天9点.
+func (s *scanner) dayHint(d onDate) hint {
+	zh := hasHan(d.text)
+	hours := []int{9, 15}
+	switch d.period {
+	case evening:
+		hours = []int{20, 21}
+	case morning:
+		hours = []int{8, 9}
+	}
+	var out []string
+	for _, h := range hours {
+		if inst, err := s.instant(d.date.Add(time.Duration(h) * time.Hour).Format(wallLayout)); err == nil && inst.After(s.ref) {
+			out = append(out, joinText(d.text, clockWords(h, d.period, zh)))
+		}
+	}
+	tomorrow := []string{"tomorrow at 9am", "tomorrow at 3pm"}
+	if zh {
+		tomorrow = []string{"明天9点", "明天下午3点"}
+	}
+	out = append(out, tomorrow...)
+	return hint{out[0], out[1]}
+}
+
+// clockWords writes hour h as a phrase does after a day word with part p.
+func clockWords(h int, p period, zh bool) string {
+	switch {
+	case zh && (p == evening || p == morning):
+		return fmt.Sprintf("%d点", (h-1)%12+1)
+	case zh && h < 12:
+		return fmt.Sprintf("%d点", h)
+	case zh:
+		return fmt.Sprintf("下午%d点", h-12)
+	case h < 12:
+		return fmt.Sprintf("at %dam", h)
+	}
+	return fmt.Sprintf("at %dpm", h-12)
 }
 
 // wallsAt is the date spec of each time on date (24:00 is the next day),

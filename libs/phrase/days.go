@@ -2,7 +2,6 @@ package phrase
 
 import (
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -12,14 +11,20 @@ type dayRule struct {
 	text    string
 	dow     []int // weekdays, 0 is Sunday; nil for any
 	dom     []int // days of the month; nil for any
-	month   int   // the month of a yearly day; 0 for any
+	months  []int // the months of a yearly day; nil for any
 	lastDay bool  // the last day of every month
 }
 
 func (d dayRule) source() string { return d.text }
 
 func (d dayRule) everyDay() bool {
-	return d.dow == nil && d.dom == nil && d.month == 0 && !d.lastDay
+	return d.dow == nil && d.dom == nil && d.months == nil && !d.lastDay
+}
+
+// newYear reports whether d is Jan 1 alone, whose midnight is the start
+// of the year: every year on Jan 1 at midnight is 0 0 1 1 *.
+func (d dayRule) newYear() bool {
+	return slices.Equal(d.months, []int{1}) && slices.Equal(d.dom, []int{1}) && d.dow == nil
 }
 
 var (
@@ -36,8 +41,8 @@ func (d dayRule) cronFields() []string {
 	case d.dom != nil:
 		f[0] = field(d.dom, 1, 31, false)
 	}
-	if d.month != 0 {
-		f[1] = strconv.Itoa(d.month)
+	if d.months != nil {
+		f[1] = field(d.months, 1, 12, false)
 	}
 	if d.dow != nil {
 		f[2] = field(d.dow, 0, 6, false)
@@ -52,16 +57,21 @@ func (d dayRule) nextDay() (dayRule, bool) {
 	switch {
 	case d.lastDay:
 		n.dom = []int{1}
-	case d.month != 0:
-		m, day := d.month, d.dom[0]
-		switch {
-		case day < 28:
-			n.month, n.dom = m, []int{day + 1}
-		case m != 2 && day == maxDays(m):
-			n.month, n.dom = m%12+1, []int{1}
-		default:
-			return d, false
+	case d.months != nil:
+		if slices.Max(d.dom) < 28 {
+			n.months = d.months
+			for _, x := range d.dom {
+				n.dom = append(n.dom, x+1)
+			}
+			break
 		}
+		for _, m := range d.months { // the last day of each month: the 1st of the next
+			if len(d.dom) > 1 || m == 2 || d.dom[0] != maxDays(m) {
+				return d, false
+			}
+			n.months = append(n.months, m%12+1)
+		}
+		n.months, n.dom = sortedSet(n.months), []int{1}
 	case d.dom != nil:
 		if slices.Max(d.dom) > 27 {
 			return d, false
@@ -254,25 +264,62 @@ func (s *scanner) zhMonthDay() (day int, marked, ok bool) {
 	return n, marked, true
 }
 
-// zhYearDay reads the day after 每年: 12月1日.
+// zhYearDay reads the days after 每年: 12月1日, 6月1日和10月1日.
 func (s *scanner) zhYearDay() (dayRule, bool) {
-	start := s.pos
-	m, ok := s.num()
-	if !ok || s.lit("月") == "" {
-		return dayRule{}, false
-	}
-	d, ok := s.num()
-	if !ok || s.lit("日", "号") == "" {
-		return dayRule{}, false
-	}
-	return s.yearly(m, d, s.text(start))
+	return s.yearDays(func() (m, d int, ok bool) {
+		m, ok = s.num()
+		if !ok || s.lit("月") == "" {
+			return 0, 0, false
+		}
+		d, ok = s.num()
+		return m, d, ok && s.lit("日", "号") != ""
+	})
 }
 
-func (s *scanner) yearly(m, d int, text string) (dayRule, bool) {
-	if m < 1 || m > 12 || d < 1 || d > maxDays(m) {
-		return dayRule{}, s.fail(hintYear, "%q is not a day of the year", text)
+// yearDays reads one or more days of the year with read, joined by 和, a
+// comma or "and", as one yearly rule. One cron fires on each of its days
+// in each of its months, so the days must be the same in every month
+// (Jan 1 and Jul 1), or every day in every month (Dec 1 and Dec 15).
+func (s *scanner) yearDays(read func() (m, d int, ok bool)) (dayRule, bool) {
+	start := s.pos
+	type day struct{ m, d int }
+	var list []day
+	for s.err == nil {
+		at := s.pos
+		if len(list) > 0 && s.lit(listWords...) == "" {
+			break
+		}
+		m, d, ok := read()
+		if !ok {
+			s.pos = at
+			break
+		}
+		if m < 1 || m > 12 || d < 1 || d > maxDays(m) {
+			return dayRule{}, s.fail(hintYear, "%q is not a day of the year", s.text(at))
+		}
+		list = append(list, day{m, d})
 	}
-	return dayRule{month: m, dom: []int{d}}, true
+	if len(list) == 0 || s.err != nil {
+		return dayRule{}, false
+	}
+	var months, doms []int
+	for _, x := range list {
+		months, doms = append(months, x.m), append(doms, x.d)
+	}
+	r := dayRule{months: sortedSet(months), dom: sortedSet(doms)}
+	if len(r.months)*len(r.dom) != len(sortedSetOf(list, func(x day) int { return x.m*100 + x.d })) {
+		return dayRule{}, s.fail(hint{"每年1月1日和7月1日9点", "every Jan 1 and Jul 1 at 9am"}, "%q: these days need two tasks, since one cron fires on each of its days in each of its months (Jan 1 and Jul 1 is one cron, Jan 1 and Jul 15 is not)", s.text(start))
+	}
+	return r, true
+}
+
+// sortedSetOf is the distinct keys of xs, sorted.
+func sortedSetOf[T any](xs []T, key func(T) int) []int {
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = key(x)
+	}
+	return sortedSet(out)
 }
 
 // enDays reads every day, daily, weekdays, every weekend, every Monday and
@@ -411,13 +458,9 @@ func (s *scanner) enOrdinal() (int, bool) {
 	return n, true
 }
 
+// enYearDay reads the days after "every year on": Dec 1, Jan 1 and Jul 1.
 func (s *scanner) enYearDay() (dayRule, bool) {
-	start := s.pos
-	m, d, ok := s.enMonthAndDay()
-	if !ok {
-		return dayRule{}, false
-	}
-	return s.yearly(m, d, s.text(start))
+	return s.yearDays(s.enMonthAndDay)
 }
 
 // enMonthAndDay reads Dec 1, December 1st, 1 Dec, the 1st of December.
@@ -452,6 +495,40 @@ func daysIn(y, m int) int {
 // maxDays is the number of days month m can have.
 func maxDays(m int) int { return daysIn(2028, m) }
 
+// weekdaySpanClause reads a range of weekdays with no 每 or every:
+// 周一至周五, 周一到周五, monday to friday, mon-fri. Unlike a single weekday
+// (周五9点), a range is read as every week.
+func (s *scanner) weekdaySpanClause() (clause, bool) {
+	start := s.pos
+	var from, to int
+	if s.lit("周") != "" {
+		a, ok := s.zhWeekday(false, false)
+		if !ok || !isRangeWord(s.lit(rangeWords...)) {
+			return nil, false
+		}
+		b, ok := s.zhWeekday(s.lit("周") != "", false)
+		if !ok {
+			return nil, false
+		}
+		from, to = a, b
+	} else {
+		s.lit("on")
+		a, ok := s.enWeekday()
+		if !ok || s.lit("to", "through", "thru", "-") == "" {
+			return nil, false
+		}
+		b, ok := s.enWeekday()
+		if !ok {
+			return nil, false
+		}
+		from, to = a.day, b.day
+	}
+	if s.peek(listOrRangeWords...) && !s.peek(listWords...) {
+		return nil, false // 周一到周三到周五
+	}
+	return dayRule{text: s.text(start), dow: sortedSet(weekdayRange(from, to))}, true
+}
+
 // bareWeekdayClause refuses a weekday with no 每, 下, every or next: once,
 // or every week?
 func (s *scanner) bareWeekdayClause() (clause, bool) {
@@ -459,8 +536,12 @@ func (s *scanner) bareWeekdayClause() (clause, bool) {
 	if s.lit("周") != "" {
 		if _, ok := s.zhWeekdays(); ok {
 			days := s.text(start)
+			if s.weekdayTimes {
+				return nil, s.fail(hint{"每" + days + "9点", "每周一、周五 9点"}, "%q has a time of its own: two times on two weekdays need two tasks, one per weekday, since one cron fires at each of its times on each of its days", days)
+			}
 			first := "周" + firstRune(days[len("周"):])
-			return nil, s.fail(hint{"每" + days + "9点", "下" + first + "9点"}, "%q alone could be once or every week", days)
+			at := s.timeAhead("9点")
+			return nil, s.fail(hint{"每" + days + at, "下" + first + at}, "%q alone could be once or every week", days)
 		}
 	}
 	s.pos = start
@@ -468,7 +549,23 @@ func (s *scanner) bareWeekdayClause() (clause, bool) {
 	at := s.pos
 	if _, ok := s.enWeekday(); ok {
 		day := s.text(at)
-		return nil, s.fail(hint{"every " + day + " at 9:00", "next " + day + " at 9:00"}, "%q alone could be once or every week", s.text(start))
+		if s.weekdayTimes {
+			return nil, s.fail(hint{"every " + day + " at 9:00", "every Monday and Friday at 9:00"}, "%q has a time of its own: two times on two weekdays need two tasks, one per weekday, since one cron fires at each of its times on each of its days", day)
+		}
+		at := s.timeAhead("at 9:00")
+		return nil, s.fail(hint{"every " + day + " " + at, "next " + day + " " + at}, "%q alone could be once or every week", s.text(start))
 	}
 	return nil, false
+}
+
+// timeAhead is the text of the times of day that follow, for a hint that
+// keeps them (on Friday at 5pm suggests every Friday at 5pm), or orElse.
+// It reads nothing.
+func (s *scanner) timeAhead(orElse string) string {
+	saved := *s
+	defer func() { *s = saved }()
+	if c, ok := s.timesClause(); ok && s.err == nil {
+		return c.source()
+	}
+	return orElse
 }

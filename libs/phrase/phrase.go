@@ -75,6 +75,7 @@ func (s *scanner) clauses() ([]clause, error) {
 			return nil, s.notUnderstood()
 		case c != nil:
 			cs = append(cs, c)
+			s.noteWeekdayTimes(cs)
 		}
 	}
 	return cs, nil
@@ -87,7 +88,7 @@ func (s *scanner) clause() (clause, bool) {
 	readers := []func() (clause, bool){
 		s.relativeClause, s.dateClause, s.daysClause, s.repeatClause,
 		s.windowClause, s.timesClause, s.separatorClause, s.fillerClause,
-		s.bareWeekdayClause,
+		s.weekdaySpanClause, s.bareWeekdayClause,
 	}
 	for _, read := range readers {
 		if c, ok := read(); ok || s.err != nil {
@@ -96,6 +97,20 @@ func (s *scanner) clause() (clause, bool) {
 		s.pos = start
 	}
 	return nil, false
+}
+
+// noteWeekdayTimes sets weekdayTimes when the clauses read so far give
+// weekdays and then times.
+func (s *scanner) noteWeekdayTimes(cs []clause) {
+	weekdays := false
+	for _, c := range cs {
+		switch c := c.(type) {
+		case dayRule:
+			weekdays = weekdays || c.dow != nil
+		case atTimes:
+			s.weekdayTimes = s.weekdayTimes || weekdays
+		}
+	}
 }
 
 func (s *scanner) separatorClause() (clause, bool) {

@@ -24,6 +24,10 @@ var (
 	nyBeforeRepeat = reference{"America/New_York", "2026-11-01 00:30:00"} // half an hour before 01:00 repeats
 	nyBeforeGap    = reference{"America/New_York", "2026-03-08 01:30:00"} // half an hour before the skipped hour
 	noRef          = reference{"UTC", ""}                                 // no reference time
+	beirutSpring   = reference{"Asia/Beirut", "2026-03-28 22:00:00"}      // a Saturday; Sunday's midnight is skipped (00:00 -> 01:00)
+	wedMorning     = reference{"Asia/Shanghai", "2026-01-28 08:00:00"}    // a Wednesday
+	wedMidMorning  = reference{"Asia/Shanghai", "2026-01-28 10:30:00"}
+	wedNight       = reference{"Asia/Shanghai", "2026-01-28 22:00:00"}
 )
 
 func (r reference) load(t testing.TB) (*time.Location, time.Time) {
@@ -64,8 +68,8 @@ var parseCases = []struct {
 	{sh, "每一刻钟", "interval", "15m0s", []string{"2026-01-30 10:15:00 +0800", "2026-01-30 10:30:00 +0800", "2026-01-30 10:45:00 +0800"}},
 	{sh, "每90秒", "interval", "1m30s", []string{"2026-01-30 10:01:30 +0800", "2026-01-30 10:03:00 +0800", "2026-01-30 10:04:30 +0800"}},
 	{sh, "每隔30秒", "interval", "30s", []string{"2026-01-30 10:00:30 +0800", "2026-01-30 10:01:00 +0800", "2026-01-30 10:01:30 +0800"}},
-	{sh, "每2天", "interval", "48h0m0s", []string{"2026-01-31 08:00:00 +0800", "2026-02-02 08:00:00 +0800", "2026-02-04 08:00:00 +0800"}},
-	{sh, "每两天", "interval", "48h0m0s", []string{"2026-01-31 08:00:00 +0800", "2026-02-02 08:00:00 +0800", "2026-02-04 08:00:00 +0800"}},
+	{sh, "每2天", "interval", "48h0m0s", []string{"2026-01-31 00:00:00 +0800", "2026-02-02 00:00:00 +0800", "2026-02-04 00:00:00 +0800"}},
+	{sh, "每两天", "interval", "48h0m0s", []string{"2026-01-31 00:00:00 +0800", "2026-02-02 00:00:00 +0800", "2026-02-04 00:00:00 +0800"}},
 	{sh, "每1小时30分钟", "interval", "1h30m0s", []string{"2026-01-30 11:00:00 +0800", "2026-01-30 12:30:00 +0800", "2026-01-30 14:00:00 +0800"}},
 	{sh, "每天9点", "cron", "0 9 * * *", []string{"2026-01-31 09:00:00 +0800", "2026-02-01 09:00:00 +0800", "2026-02-02 09:00:00 +0800"}},
 	{sh, "每天上午9点半", "cron", "30 9 * * *", []string{"2026-01-31 09:30:00 +0800", "2026-02-01 09:30:00 +0800", "2026-02-02 09:30:00 +0800"}},
@@ -237,8 +241,8 @@ var parseCases = []struct {
 	{sh, "every 15 mins", "interval", "15m0s", []string{"2026-01-30 10:15:00 +0800", "2026-01-30 10:30:00 +0800", "2026-01-30 10:45:00 +0800"}},
 	{sh, "every 1 hour 30 minutes", "interval", "1h30m0s", []string{"2026-01-30 11:00:00 +0800", "2026-01-30 12:30:00 +0800", "2026-01-30 14:00:00 +0800"}},
 	{sh, "every two hours", "interval", "2h0m0s", []string{"2026-01-30 12:00:00 +0800", "2026-01-30 14:00:00 +0800", "2026-01-30 16:00:00 +0800"}},
-	{sh, "every other day", "interval", "48h0m0s", []string{"2026-01-31 08:00:00 +0800", "2026-02-02 08:00:00 +0800", "2026-02-04 08:00:00 +0800"}},
-	{sh, "every 3 days", "interval", "72h0m0s", []string{"2026-01-31 08:00:00 +0800", "2026-02-03 08:00:00 +0800", "2026-02-06 08:00:00 +0800"}},
+	{sh, "every other day", "interval", "48h0m0s", []string{"2026-01-31 00:00:00 +0800", "2026-02-02 00:00:00 +0800", "2026-02-04 00:00:00 +0800"}},
+	{sh, "every 3 days", "interval", "72h0m0s", []string{"2026-01-31 00:00:00 +0800", "2026-02-03 00:00:00 +0800", "2026-02-06 00:00:00 +0800"}},
 	{sh, "every day at 9", "cron", "0 9 * * *", []string{"2026-01-31 09:00:00 +0800", "2026-02-01 09:00:00 +0800", "2026-02-02 09:00:00 +0800"}},
 	{sh, "daily at 9", "cron", "0 9 * * *", []string{"2026-01-31 09:00:00 +0800", "2026-02-01 09:00:00 +0800", "2026-02-02 09:00:00 +0800"}},
 	{sh, "every day at 9am", "cron", "0 9 * * *", []string{"2026-01-31 09:00:00 +0800", "2026-02-01 09:00:00 +0800", "2026-02-02 09:00:00 +0800"}},
@@ -360,10 +364,59 @@ var parseCases = []struct {
 	{nyFall, "tomorrow at 1:30am", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
 	{nyFall, "every 15 minutes on weekends", "cron", "*/15 * * * 0,6", []string{"2026-10-31 12:15:00 -0400", "2026-10-31 12:30:00 -0400", "2026-10-31 12:45:00 -0400"}},
 	{nyBeforeRepeat, "in 1 hour", "date", "2026-11-01 01:30:00", []string{"2026-11-01 01:30:00 -0400"}},
+	// Shorthands users type.
+	{sh, "每晚10点", "cron", "0 22 * * *", []string{"2026-01-30 22:00:00 +0800", "2026-01-31 22:00:00 +0800", "2026-02-01 22:00:00 +0800"}},
+	{sh, "每天午夜", "cron", "0 0 * * *", []string{"2026-01-31 00:00:00 +0800", "2026-02-01 00:00:00 +0800", "2026-02-02 00:00:00 +0800"}},
+	{sh, "每天夜里2点", "cron", "0 2 * * *", []string{"2026-01-31 02:00:00 +0800", "2026-02-01 02:00:00 +0800", "2026-02-02 02:00:00 +0800"}},
+	{sh, "每天半夜3点", "cron", "0 3 * * *", []string{"2026-01-31 03:00:00 +0800", "2026-02-01 03:00:00 +0800", "2026-02-02 03:00:00 +0800"}},
+	{sh, "每天夜里11点", "cron", "0 23 * * *", []string{"2026-01-30 23:00:00 +0800", "2026-01-31 23:00:00 +0800", "2026-02-01 23:00:00 +0800"}},
+	{sh, "every hour on the hour", "interval", "1h0m0s", []string{"2026-01-30 11:00:00 +0800", "2026-01-30 12:00:00 +0800", "2026-01-30 13:00:00 +0800"}},
+	{sh, "每小时整点", "interval", "1h0m0s", []string{"2026-01-30 11:00:00 +0800", "2026-01-30 12:00:00 +0800", "2026-01-30 13:00:00 +0800"}},
+	// Case does not matter, a.m. and p.m. included.
+	{sh, "EVERY DAY AT 9 A.M.", "cron", "0 9 * * *", []string{"2026-01-31 09:00:00 +0800", "2026-02-01 09:00:00 +0800", "2026-02-02 09:00:00 +0800"}},
+	{sh, "Every Monday At 5 P.M.", "cron", "0 17 * * 1", []string{"2026-02-02 17:00:00 +0800", "2026-02-09 17:00:00 +0800", "2026-02-16 17:00:00 +0800"}},
+	// The early hours after tonight are the next day's.
+	{wedNight, "tonight at 1am", "date", "2026-01-29 01:00:00", []string{"2026-01-29 01:00:00 +0800"}},
+	{wedNight, "今晚凌晨2点", "date", "2026-01-29 02:00:00", []string{"2026-01-29 02:00:00 +0800"}},
+	{wedNight, "今晚11点", "date", "2026-01-28 23:00:00", []string{"2026-01-28 23:00:00 +0800"}},
+	{wedMorning, "明早8点", "date", "2026-01-29 08:00:00", []string{"2026-01-29 08:00:00 +0800"}},
+	{wedMorning, "tonight at 6pm", "date", "2026-01-28 18:00:00", []string{"2026-01-28 18:00:00 +0800"}},
+	// Beirut, 2026-03-29: the clocks go from 00:00 to 01:00, so Sunday starts at 01:00.
+	{beirutSpring, "每周日每小时", "cron", "0 * * * 0", []string{"2026-03-29 01:00:00 +0300", "2026-03-29 02:00:00 +0300", "2026-03-29 03:00:00 +0300"}},
 	{nyBeforeGap, "in 1 hour", "date", "2026-03-08 03:30:00", []string{"2026-03-08 03:30:00 -0400"}},
 	// New York, 2026-03-08: 02:00 jumps to 03:00; wall times in the gap fire when it ends.
 	{nySpring, "in 3 days", "date", "2026-03-10 12:00:00", []string{"2026-03-10 12:00:00 -0400"}},
 	{nySpring, "in 72 hours", "date", "2026-03-10 13:00:00", []string{"2026-03-10 13:00:00 -0400"}},
+	// Quarter and half past the hour, read as "at 8" is: every day, on the 24-hour clock unless am or pm follows.
+	{sh, "quarter past 8", "cron", "15 8 * * *", []string{"2026-01-31 08:15:00 +0800", "2026-02-01 08:15:00 +0800", "2026-02-02 08:15:00 +0800"}},
+	{sh, "half past 5 pm", "cron", "30 17 * * *", []string{"2026-01-30 17:30:00 +0800", "2026-01-31 17:30:00 +0800", "2026-02-01 17:30:00 +0800"}},
+	{sh, "tomorrow at half past 8pm", "date", "2026-01-31 20:30:00", []string{"2026-01-31 20:30:00 +0800"}},
+	// 晚上12点半 is half an hour after the end of the day: 00:30 of the next day.
+	{sh, "每天晚上12点半", "cron", "30 0 * * *", []string{"2026-01-31 00:30:00 +0800", "2026-02-01 00:30:00 +0800", "2026-02-02 00:30:00 +0800"}},
+	{sh, "每周五晚上12点半", "cron", "30 0 * * 6", []string{"2026-01-31 00:30:00 +0800", "2026-02-07 00:30:00 +0800", "2026-02-14 00:30:00 +0800"}},
+	{sh, "每月最后一天晚上12点半", "cron", "30 0 1 * *", []string{"2026-02-01 00:30:00 +0800", "2026-03-01 00:30:00 +0800", "2026-04-01 00:30:00 +0800"}},
+	{sh, "今晚12点半", "date", "2026-01-31 00:30:00", []string{"2026-01-31 00:30:00 +0800"}},
+	// A minute of the hour after a step of whole hours.
+	{sh, "每小时的第15分钟", "cron", "15 * * * *", []string{"2026-01-30 10:15:00 +0800", "2026-01-30 11:15:00 +0800", "2026-01-30 12:15:00 +0800"}},
+	{sh, "每个小时的30分", "cron", "30 * * * *", []string{"2026-01-30 10:30:00 +0800", "2026-01-30 11:30:00 +0800", "2026-01-30 12:30:00 +0800"}},
+	{sh, "每2小时的第15分钟", "cron", "15 */2 * * *", []string{"2026-01-30 10:15:00 +0800", "2026-01-30 12:15:00 +0800", "2026-01-30 14:15:00 +0800"}},
+	{sh, "工作日9点到18点每小时的第30分", "cron", "30 9-17 * * 1-5", []string{"2026-01-30 10:30:00 +0800", "2026-01-30 11:30:00 +0800", "2026-01-30 12:30:00 +0800"}},
+	// A range of weekdays is every week, with or without 每 or every.
+	{sh, "周一至周五 9:00", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
+	{sh, "周一到周五9点", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
+	{sh, "monday to friday at 9am", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
+	{sh, "mon-fri at 9", "cron", "0 9 * * 1-5", []string{"2026-02-02 09:00:00 +0800", "2026-02-03 09:00:00 +0800", "2026-02-04 09:00:00 +0800"}},
+	// A day of next month, or of this one.
+	{sh, "下个月1号 9点", "date", "2026-02-01 09:00:00", []string{"2026-02-01 09:00:00 +0800"}},
+	{sh, "本月31号9点", "date", "2026-01-31 09:00:00", []string{"2026-01-31 09:00:00 +0800"}},
+	{leap, "下月29日上午10点", "date", "2028-03-29 10:00:00", []string{"2028-03-29 10:00:00 +0000"}},
+	// Several days of the year in one cron: each day in each month.
+	{sh, "every Jan 1 and Jul 1 at 9am", "cron", "0 9 1 1,7 *", []string{"2026-07-01 09:00:00 +0800", "2027-01-01 09:00:00 +0800", "2027-07-01 09:00:00 +0800"}},
+	{sh, "每年6月1日和10月1日 9点", "cron", "0 9 1 6,10 *", []string{"2026-06-01 09:00:00 +0800", "2026-10-01 09:00:00 +0800", "2027-06-01 09:00:00 +0800"}},
+	{sh, "every year on Dec 1 and Dec 15 at 8", "cron", "0 8 1,15 12 *", []string{"2026-12-01 08:00:00 +0800", "2026-12-15 08:00:00 +0800", "2027-12-01 08:00:00 +0800"}},
+	{sh, "每年4月30日和6月30日晚上12点", "cron", "0 0 1 5,7 *", []string{"2026-05-01 00:00:00 +0800", "2026-07-01 00:00:00 +0800", "2027-05-01 00:00:00 +0800"}},
+	// Midnight on Jan 1 is the start of the year.
+	{sh, "every year on Jan 1 at midnight", "cron", "0 0 1 1 *", []string{"2027-01-01 00:00:00 +0800", "2028-01-01 00:00:00 +0800", "2029-01-01 00:00:00 +0800"}},
 }
 
 func TestParse(t *testing.T) {
@@ -438,6 +491,8 @@ var refusedCases = []struct {
 	{sh, "2026-13-01 08:00", "2026-13-01"},
 	{sh, "2026年2月29日9点", "2026年2月29日"},
 	{sh, "2月29日9点", "2月29日"},
+	{sh, "下个月30号9点", "下个月30号"},
+	{sh, "这个月1号9点", "这个月1号9点"},
 	{sh, "every 0 minutes", "every 0 minutes"},
 	{sh, "every 99999999 seconds", "99999999"},
 	{sh, "每天上午12点", "上午12点"},
@@ -445,6 +500,9 @@ var refusedCases = []struct {
 	// Could be read two ways.
 	{sh, "周五9点", "周五"},
 	{sh, "on friday at 9", "on friday"},
+	{sh, "on Friday at 5pm", "on friday"},
+	{sh, "周五下午5点", "周五"},
+	{sh, "周一到周三点", "周三点"},
 	{sh, "每周一点", "周一点"},
 	{sh, "每周一二十点", "二十"},
 	{sh, "每隔一天", "每隔一天"},
@@ -464,6 +522,12 @@ var refusedCases = []struct {
 	{sh, "每月29号晚上12点", "每月29号"},
 	{sh, "last day of every month at midnight", "at midnight"},
 	{sh, "每月最后一天9点和晚上12点", "每月最后一天"},
+	{sh, "每月29号晚上12点半", "每月29号"},
+	{sh, "every Jan 1 and Jul 15 at 9am", "jan 1 and jul 15"},
+	{sh, "每年1月1日和7月15日9点", "1月1日和7月15日"},
+	{sh, "晚上8点到12点半每小时", "晚上8点到12点半"},
+	{sh, "每小时的第60分钟", "60分钟"},
+	{sh, "每小时15分钟", "15分钟"},
 	{sh, "every week", "every week"},
 	{sh, "每周", "每周"},
 	{sh, "every 2 weeks", "every 2 weeks"},
@@ -485,6 +549,35 @@ var refusedCases = []struct {
 	{sh, "今天10点", "今天10点"}, // exactly the reference time
 	{sh, "2020-01-01 08:00", "2020-01-01 08:00"},
 	{nyBeforeRepeat, "in 90 minutes", "in 90 minutes"},
+	// A part of the day that contradicts the day word.
+	{wedMorning, "tonight at 9am", "tonight at 9am"},
+	{wedMorning, "tonight at 10am", "tonight at 10am"},
+	{wedMorning, "今晚下午3点", "今晚下午3点"},
+	{wedMorning, "今晚早上9点", "今晚早上9点"},
+	{wedMorning, "今晚上午10点", "今晚上午10点"},
+	{wedMorning, "明早晚上8点", "明早晚上8点"},
+	{wedMorning, "明早下午3点", "明早下午3点"},
+	{wedMorning, "明晚早上8点", "明晚早上8点"},
+	{wedMorning, "明晚上午10点", "明晚上午10点"},
+	{wedMorning, "tomorrow morning at 8pm", "8pm"},
+	// Every other week, and a time per weekday, are not one cron.
+	{sh, "隔周周一上午9点", "隔周"},
+	{sh, "每隔一周", "每隔一周"},
+	{sh, "每周一早上9点和周五下午5点", "周五"},
+	{sh, "every monday at 9am and friday at 5pm", "friday"},
+	// A fraction in a count.
+	{sh, "quarter past 25", "quarter past 25"},
+	{sh, "quarter past", "quarter past"},
+	{sh, "every 1.5 hours", "1.5"},
+	{sh, "每隔1.5小时", "1.5"},
+	// Midnight with a yearly day other than Jan 1: the hint says the same at 0:00.
+	{sh, "every year on Dec 31 at midnight", "at midnight"},
+	// A day with no time: the hints must parse when the phrase is read.
+	{wedMorning, "今晚", "今晚"},
+	{wedMorning, "明早", "明早"},
+	{wedMidMorning, "今天", "今天"},
+	{wedMidMorning, "today", "today"},
+	{wedNight, "今晚", "今晚"},
 	// Relative, with no reference time.
 	{noRef, "明天9点", "明天"},
 	{noRef, "in 10 minutes", "in 10 minutes"},
@@ -514,9 +607,13 @@ func TestParse_Refused(t *testing.T) {
 			if m == nil {
 				t.Fatalf("error %q suggests nothing", msg)
 			}
+			hintLoc, hintRef := shLoc, shRef // a relative hint needs a reference time
+			if tt.ref.wall != "" {
+				hintLoc, hintRef = loc, ref
+			}
 			for _, q := range m[1:] {
 				hint, _ := strconv.Unquote(q)
-				if _, _, err := phrase.Parse(hint, shLoc, shRef); err != nil {
+				if _, _, err := phrase.Parse(hint, hintLoc, hintRef); err != nil {
 					t.Errorf("suggestion %s does not parse: %v", q, err)
 				}
 			}
@@ -547,5 +644,50 @@ func TestParse_NilLocation(t *testing.T) {
 	kind, spec, err := phrase.Parse("2026-12-01 08:00", nil, time.Time{})
 	if err != nil || kind != trigger.KindDate || spec != "2026-12-01 08:00:00" {
 		t.Fatalf("Parse = %s %q, %v", kind, spec, err)
+	}
+}
+
+// TestParse_HintKeepsTime checks that a weekday refused as once or every
+// week suggests both readings at the time the phrase gave.
+func TestParse_HintKeepsTime(t *testing.T) {
+	loc, ref := sh.load(t)
+	tests := []struct{ phrase, hint string }{
+		{"on Friday at 5pm", `try "every friday at 5pm" or "next friday at 5pm"`},
+		{"周五下午5点", `try "每周五下午5点" or "下周五下午5点"`},
+		{"周五", `try "每周五9点" or "下周五9点"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.phrase, func(t *testing.T) {
+			_, _, err := phrase.Parse(tt.phrase, loc, ref)
+			if err == nil || !strings.HasSuffix(err.Error(), tt.hint) {
+				t.Fatalf("Parse(%q) = %v, want a refusal ending %s", tt.phrase, err, tt.hint)
+			}
+		})
+	}
+}
+
+// TestParse_RefusedReason pins the reason a refusal gives where a wrong
+// one misled.
+func TestParse_RefusedReason(t *testing.T) {
+	loc, ref := wedMorning.load(t)
+	tests := []struct{ phrase, reason string }{
+		{"隔周周一上午9点", "one cron cannot count weeks"},
+		{"every other week on monday at 9", "one cron cannot count weeks"},
+		{"每周一早上9点和周五下午5点", "two times on two weekdays need two tasks"},
+		{"every monday at 9am and friday at 5pm", "two times on two weekdays need two tasks"},
+		{"tonight at 9am", "says two different parts of the day"},
+		{"every 1.5 hours", "a count with a fraction is not supported"},
+		{"每隔1.5小时", "a count with a fraction is not supported"},
+		{"明早下午3点", "says two different parts of the day"},
+		{"明晚早上8点", `two different parts of the day; try "明晚8点" or "tomorrow at 8pm"`},
+		{"every Jan 1 and Jul 15 at 9am", "these days need two tasks"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.phrase, func(t *testing.T) {
+			_, _, err := phrase.Parse(tt.phrase, loc, ref)
+			if err == nil || !strings.Contains(err.Error(), tt.reason) {
+				t.Fatalf("Parse(%q) = %v, want a refusal saying %q", tt.phrase, err, tt.reason)
+			}
+		})
 	}
 }

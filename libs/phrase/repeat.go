@@ -1,6 +1,9 @@
 package phrase
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // unit is what a length of time is counted in.
 type unit int
@@ -71,6 +74,10 @@ func (s *scanner) durationPart(sp *span, every, first bool) (counted, ok bool) {
 		if n, counted = s.num(); !counted {
 			n = 1
 		}
+		if size := fractionSize(s.src[s.pos:]); counted && size > 0 {
+			rest := s.src[s.pos:]
+			return false, s.fail(hint{"每90分钟", "every 1 hour 30 minutes"}, "%q: a count with a fraction is not supported; say it in a smaller unit, as in 90分钟 or 1 hour 30 minutes", s.text(start)+rest[:size])
+		}
 	}
 	s.lit("个")
 	if !half && s.lit("半") != "" { // 一个半小时
@@ -119,11 +126,30 @@ func (s *scanner) durationPart(sp *span, every, first bool) (counted, ok bool) {
 	return counted || half, true
 }
 
+// fractionSize is the length of a fraction (.5) that rest starts with
+// when a unit follows it (1.5小时, 1.5 hours), else 0.
+func fractionSize(rest string) int {
+	if len(rest) < 2 || rest[0] != '.' || !isDigit(rest[1]) {
+		return 0
+	}
+	_, n := digits(rest[1:])
+	after := strings.TrimLeft(rest[1+n:], " ")
+	for u := range units {
+		if matches(after, u) {
+			return 1 + n
+		}
+	}
+	return 0
+}
+
 // repeat is "every" a length shorter or longer than a day: 每5分钟, 每隔2小时,
 // every 90 seconds, every 2 days.
 type repeat struct {
 	text  string
 	every time.Duration
+	// minute is the minute of the hour a repeat of whole hours fires at
+	// (每小时的第15分钟); 0 is on the hour, as without one.
+	minute int
 }
 
 func (r repeat) source() string { return r.text }
@@ -150,10 +176,10 @@ func (s *scanner) repeatClause() (clause, bool) {
 		return nil, s.fail(hintYear, "%q does not say on which day", text)
 	case sp.months > 0:
 		return nil, s.fail(hintMonth, "%q does not say on which day of the month", text)
-	case sp.weeks && total == 7*86400:
-		return nil, s.fail(hintWeek, "%q does not say on which weekday", text)
+	case sp.weeks && (skip || total > 7*86400):
+		return nil, s.fail(hintWeek, "%q: one cron cannot count weeks, so a schedule every other week or every few weeks cannot be written; name the weekday for every week, as in 每周一9点, or list the dates", text)
 	case sp.weeks:
-		return nil, s.fail(hintWeek, "%q: weeks repeat only as given weekdays", text)
+		return nil, s.fail(hintWeek, "%q does not say on which weekday", text)
 	case skip && total == 86400:
 		return nil, s.fail(hint{"每天9点", "每两天"}, "%q can mean every day or every other day", text)
 	case total == 86400 && sp.days == 1:
@@ -163,7 +189,32 @@ func (s *scanner) repeatClause() (clause, bool) {
 	case total > maxSeconds:
 		return nil, s.fail(hintEvery, "%q is too long: at most 100 years", text)
 	}
-	return repeat{text: text, every: time.Duration(total) * time.Second}, true
+	r := repeat{every: time.Duration(total) * time.Second}
+	if kw == "每" && total%3600 == 0 && total < 86400 {
+		r.minute = s.minuteOfHour()
+	}
+	r.text = s.text(start)
+	return r, s.err == nil
+}
+
+// minuteOfHour reads the minute after 每小时: 的第15分钟, 第15分, 的30分; it
+// is 0 when there is none. 每小时15分钟 is not read: it could be a length.
+func (s *scanner) minuteOfHour() int {
+	start := s.pos
+	s.lit("的")
+	nth := s.lit("第") != ""
+	at := s.pos
+	n, ok := s.num()
+	unit := s.lit("分钟", "分")
+	if !ok || unit == "" || unit == "分钟" && !nth {
+		s.pos = start
+		return 0
+	}
+	if n > 59 {
+		s.fail(hint{"每小时的第15分钟", "每天9点"}, "%q is not a minute of the hour (0 to 59)", s.text(at))
+		return 0
+	}
+	return n
 }
 
 // relative is a delay from the reference time: 10分钟后, in 2 hours, 3天后.

@@ -23,6 +23,10 @@ type scanner struct {
 	want   expectation // what was missing at far, when known
 	err    error
 
+	// weekdayTimes is set once weekdays and then times have been read
+	// (每周一早上9点), for the message when another weekday follows.
+	weekdayTimes bool
+
 	loc   *time.Location
 	ref   time.Time // zero when the caller gave none
 	today time.Time // ref's calendar day in loc, as 00:00 UTC
@@ -46,7 +50,7 @@ func newScanner(phrase, src string, loc *time.Location, ref time.Time) *scanner 
 // full-width characters, and collapses white space.
 func normalise(text string) string {
 	t := strings.Map(halfWidth, text)
-	t = strings.ToLower(normaliser.Replace(t))
+	t = normaliser.Replace(strings.ToLower(t)) // A.M. is a.m. before it is am
 	t = strings.Join(strings.Fields(t), " ")
 	return strings.TrimRight(t, "。.!！ ")
 }

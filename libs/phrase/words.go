@@ -15,6 +15,9 @@ var normaliser = strings.NewReplacer(
 	"點鐘", "点", "点钟", "点", "點", "点", "時", "时",
 	"鐘頭", "钟头", "鐘", "钟", "後", "后", "號", "号", "兩", "两", "個", "个",
 	"a.m.", "am", "p.m.", "pm", "&", " and ",
+	// Shorthands users type, spelt out: 每晚 is every evening, 午夜 the end
+	// of the day (晚上12点), and an hourly repeat is already on the hour.
+	"每晚上", "每天晚上", "每晚", "每天晚上", "午夜12点", "晚上12点", "午夜", "晚上12点", "每小时整点", "每小时", "on the hour", "",
 )
 
 // zhWeekdayRunes are the characters after 周 that name a weekday, numbered
@@ -68,7 +71,8 @@ var periods = map[string]period{
 	"中午": noon, "正午": noon,
 	"下午": afternoon, "午后": afternoon,
 	"傍晚": dusk,
-	"晚上": evening, "晚间": evening, "夜里": evening, "夜晚": evening, "晚": evening,
+	"晚上": evening, "晚间": evening, "夜晚": evening, "晚": evening,
+	"夜里": night, "半夜": night, "深夜": night,
 	"morning": morning, "afternoon": afternoon, "evening": evening, "night": evening,
 }
 

@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,6 +19,8 @@ var dateLayouts = []string{
 
 const dateLayout = "2006-01-02 15:04:05"
 
+var errFraction = errors.New("fraction of a second")
+
 type dateSchedule struct {
 	times []time.Time // ascending, distinct
 	loc   *time.Location
@@ -28,6 +31,9 @@ func parseDate(spec string, opt Options) (Schedule, error) {
 	for i, part := range strings.Split(spec, ",") {
 		part = strings.TrimSpace(part)
 		t, err := parseOneDate(part, opt.Location)
+		if errors.Is(err, errFraction) {
+			return nil, fmt.Errorf("%w: date %d of %q: %q: fractions of a second are not supported; want YYYY-MM-DD HH:MM:SS", ErrBadSpec, i+1, spec, part)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: date %d of %q: %q: want YYYY-MM-DD HH:MM:SS", ErrBadSpec, i+1, spec, part)
 		}
@@ -41,6 +47,11 @@ func parseDate(spec string, opt Options) (Schedule, error) {
 func parseOneDate(s string, loc *time.Location) (time.Time, error) {
 	for _, layout := range dateLayouts {
 		w, err := time.ParseInLocation(layout, s, time.UTC)
+		if err == nil && w.Nanosecond() != 0 {
+			// time.Parse takes a fraction after the seconds even where the
+			// layout has none; Spec could not write it back.
+			return time.Time{}, errFraction
+		}
 		if err == nil {
 			return wallToInstant(w, loc), nil
 		}

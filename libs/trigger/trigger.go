@@ -8,9 +8,15 @@
 //     L as the whole day-of-month field is the last day of the month:
 //     "0 23 L * *" is 23:00 on Jan 31, Feb 28 (29 in a leap year), Mar 31, ….
 //     The weekday field must then be *; L anywhere else (1,L, L-2, LW, 5L)
-//     is refused.
-//   - interval: whole seconds ("5") or a Go duration ("90s", "1h30m"),
-//     fired at multiples of the interval since the anchor (Unix epoch by default).
+//     is refused. Weekday 7 is Sunday, as 0 is. When both the day of month
+//     and the weekday are restricted, a day matching either fires; a field
+//     starting with * (*/2) counts as unrestricted, as in crontab(5), so
+//     "0 0 */2 * 1" is the odd days that are Mondays.
+//   - interval: whole seconds ("5") or a Go duration ("90s", "1h30m"), up
+//     to 100 years. Whole days fire at local 00:00, every n-th day counted
+//     from 1970-01-01; whole hours every n hours from 1970-01-01 00:00 at
+//     the zone's offset of 2000-01-01 (on the hour in Asia/Kolkata); any
+//     other interval at multiples of it since the Unix epoch.
 //   - date: "YYYY-MM-DD HH:MM:SS", or a comma separated list of them, in the
 //     task's time zone.
 //   - text: a phrase in Chinese or English, translated by a TextFunc into one
@@ -46,8 +52,9 @@ type Schedule interface {
 type Options struct {
 	// Location is the time zone of cron, date and text specs. Defaults to UTC.
 	Location *time.Location
-	// Anchor is the instant interval fire times are counted from.
-	// Defaults to the Unix epoch, so that every replica agrees on them.
+	// Anchor is the instant interval fire times are counted from. Left
+	// zero, they are counted from a fixed date in Location (see the
+	// package documentation), so that every replica agrees on them.
 	Anchor time.Time
 	// Ref is the instant relative phrases ("in 10 minutes", "明天") are
 	// measured from. Use a stored time (the row's update time), not the

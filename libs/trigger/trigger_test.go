@@ -172,6 +172,8 @@ func TestParse_Errors(t *testing.T) {
 		{"interval", "five", ErrBadSpec, "want whole seconds"},
 		{"date", "2026-02-30 10:00:00", ErrBadSpec, "date 1"},
 		{"date", "2026-01-01 10:00:00,tomorrow", ErrBadSpec, "date 2"},
+		{"date", "2027-12-01 08:00:00.5", ErrBadSpec, "fractions of a second"},
+		{"date", "2027-12-01T08:00:00.000001", ErrBadSpec, "fractions of a second"},
 		{"weekly", "* * * * *", ErrUnknownTrigger, "want cron, interval, date or text"},
 		{"cron", "   ", ErrBadSpec, "empty"},
 		{"cron", "0 0 1,L * *", ErrBadSpec, `must be the whole day-of-month field, as in "0 23 L * *", not part of "1,L"`},
