@@ -178,7 +178,10 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	if len(fired) == 0 {
 		return res
 	}
-	markLater := d.markFired(ctx, g, fired, at, next)
+	var markLater func()
+	if source != models.SourceManual { // a manual run is no fire of the schedule
+		markLater = d.markFired(ctx, g, fired, at, next)
+	}
 	doneStatus := models.TaskReady
 	if next.IsZero() {
 		doneStatus = models.TaskDone

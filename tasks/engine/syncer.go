@@ -113,12 +113,21 @@ func (s *syncer) SyncOnce(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t0 := time.Now()
-	rep, err := s.syncOnce(ctx)
+	again := s.again // rows to read whatever their update_at; more may come
+	s.again = nil
+	rep, err := s.syncOnce(ctx, again)
+	if err != nil {
+		for id := range again {
+			s.tab.mu.Lock()
+			s.lookAgain(id)
+			s.tab.mu.Unlock()
+		}
+	}
 	s.obs.SyncDone(rep, time.Since(t0), err)
 	return err
 }
 
-func (s *syncer) syncOnce(ctx context.Context) (SyncReport, error) {
+func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport, error) {
 	now := s.clock.Now()
 	first := !s.synced
 	full := first || now.Sub(s.lastFull) >= s.cfg.FullSyncInterval
@@ -196,9 +205,9 @@ func (s *syncer) syncOnce(ctx context.Context) (SyncReport, error) {
 			s.tab.mu.Unlock()
 		}
 	}
-	if len(s.again) > 0 && !full {
-		ids := make([]int64, 0, len(s.again))
-		for id := range s.again {
+	if len(again) > 0 && !full {
+		ids := make([]int64, 0, len(again))
+		for id := range again {
 			if !seen[id] {
 				ids = append(ids, id)
 			}
@@ -215,7 +224,6 @@ func (s *syncer) syncOnce(ctx context.Context) (SyncReport, error) {
 		}
 		s.tab.mu.Unlock()
 	}
-	s.again = nil
 	rep.Removed = s.remove(gone, &ch)
 	if err := s.commit(ctx, &ch); err != nil {
 		return rep, err
@@ -342,17 +350,23 @@ func (s *syncer) commit(ctx context.Context, ch *changes) error {
 func (s *syncer) forget(writes map[models.TaskState][]int64) {
 	s.tab.mu.Lock()
 	defer s.tab.mu.Unlock()
+	for _, ids := range writes {
+		for _, id := range ids {
+			s.lookAgain(id)
+		}
+	}
+}
+
+// lookAgain makes the next sync read and apply a row again, whether its
+// update_at moved or not. Called with the table's mu held, in a sync.
+func (s *syncer) lookAgain(id int64) {
+	if ent := s.tab.entries[id]; ent != nil {
+		ent.hash = ""
+	}
 	if s.again == nil {
 		s.again = map[int64]bool{}
 	}
-	for _, ids := range writes {
-		for _, id := range ids {
-			if ent := s.tab.entries[id]; ent != nil {
-				ent.hash = ""
-			}
-			s.again[id] = true
-		}
-	}
+	s.again[id] = true
 }
 
 // writeBack writes the rows' new state in one transaction: one commit for
@@ -533,11 +547,17 @@ func (s *syncer) build(t models.Task, hash string, ch *changes, now time.Time) *
 		}
 		return ne
 	}
+	// Of two valid rows with one key, the lower id runs: every replica
+	// decides the same, whatever order the rows became valid in.
 	if other, ok := s.tab.keys[t.Key]; ok && other != t.ID {
 		if o := s.tab.entries[other]; o != nil && o.group != nil {
-			ne.err = fmt.Sprintf("column task_key: %q is already used by task row %d", t.Key, other)
-			ne.hash = "" // look again at the next sync: the other row may go
-			return ne
+			if other < t.ID {
+				ne.err = fmt.Sprintf("column task_key: %q is already used by task row %d", t.Key, other)
+				ne.hash = ""
+				s.lookAgain(t.ID) // the other row may go
+				return ne
+			}
+			s.refuseKey(o, t.ID, ch)
 		}
 	}
 	next := ne.sched.Next(now)
@@ -548,6 +568,19 @@ func (s *syncer) build(t models.Task, hash string, ch *changes, now time.Time) *
 			next.UTC().Format("2006-01-02 15:04:05"))
 	}
 	return ne
+}
+
+// refuseKey takes a scheduled row out of the schedule because a row with
+// a lower id took its key. Called with the table's mu held.
+func (s *syncer) refuseKey(o *entry, by int64, ch *changes) {
+	s.detach(o, ch)
+	refused := *o
+	refused.err = fmt.Sprintf("column task_key: %q is already used by task row %d", o.task.Key, by)
+	refused.hash = ""
+	s.tab.entries[o.task.ID] = &refused
+	s.lookAgain(o.task.ID) // the other row may go
+	s.log.Warn("task not scheduled", "task_key", o.task.Key, "task_id", o.task.ID, "reason", refused.err)
+	ch.write(refused.state(), o.task.ID)
 }
 
 // ParseSchedule parses a row's trigger and spec as the engine does; the

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"taskrunner/models"
+	"taskrunner/models/modelstest"
+	"taskrunner/tasks"
+)
+
+// Reload applies an edit at once, without waiting for the next sync: a
+// changed spec, a disabled row, a deleted row.
+func TestEngine_Reload(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		id := h.insert("reloaded", "interval", "5", "record", "", "")
+		gone := h.insert("deleted", "interval", "5", "record", "", "")
+		h.sync()
+		h.exec("UPDATE task SET spec = '7' WHERE id = ?", id)
+		h.exec("DELETE FROM task WHERE id = ?", gone)
+		must(t, h.e.Reload(t.Context(), id, gone))
+		if row := h.task(id); row.AppliedSpec != "interval 7s" || !row.NextFireAt.Time.Equal(start.Add(6*time.Second)) {
+			t.Fatalf("after Reload: applied %q next %v", row.AppliedSpec, row.NextFireAt.Time)
+		}
+		if _, _, ok := h.e.tab.scheduled(gone); ok {
+			t.Fatal("a deleted row is still scheduled after Reload")
+		}
+		h.exec("UPDATE task SET is_valid = 0 WHERE id = ?", id)
+		must(t, h.e.Reload(t.Context(), id))
+		if row := h.task(id); row.Status != models.TaskDisabled {
+			t.Fatalf("disabled row says %q", row.Status)
+		}
+	})
+}
+
+// RunNow runs a task outside its schedule: a row of its own (source
+// manual) with the row's args and the given ones after them, under the
+// overlap policy; unknown keys are refused.
+func TestEngine_RunNow(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		id := h.insert("manual", "interval", "3600", "record", "1,2", "")
+		waiter := h.insert("manual_wait", "interval", "3600", "wait", "", `{"overlap":"forbid"}`)
+		h.sync()
+		more, err := tasks.ParseArgs(`3,"x"`)
+		must(t, err)
+		run, err := h.e.RunNow(t.Context(), "manual", more)
+		must(t, err)
+		<-run.Done
+		r, err := models.GetRun(t.Context(), db, run.ID)
+		must(t, err)
+		if r.Source != models.SourceManual || r.Status != models.RunSuccess || r.Output != `args=[1,2,3,"x"]` || r.TaskID != id {
+			t.Fatalf("manual run %+v", r)
+		}
+		if row := h.task(id); row.LastFireAt.Valid {
+			t.Fatalf("a manual run moved the schedule's last fire: %v", row.LastFireAt.Time)
+		}
+
+		first, err := h.e.RunNow(t.Context(), "manual_wait", tasks.Args{})
+		must(t, err)
+		h.waitStarted()
+		h.clock.Advance(time.Millisecond) // a second manual run is another instant
+		if _, err := h.e.RunNow(t.Context(), "manual_wait", tasks.Args{}); !errors.Is(err, ErrOverlap) {
+			t.Fatalf("second run of a forbid task while one runs: %v, want ErrOverlap", err)
+		}
+		if got := strings.Join(h.statuses(waiter), " "); got != "1:running 1:skipped" {
+			t.Fatalf("history %s", got)
+		}
+		must(t, h.e.Cancel(t.Context(), first.ID))
+		<-first.Done
+
+		if _, err := h.e.RunNow(t.Context(), "no_such_key", tasks.Args{}); !errors.Is(err, ErrNotScheduled) {
+			t.Fatalf("unknown key: %v", err)
+		}
+	})
+}
+
+// Cancel stops a running run wherever it runs (its row says cancelled
+// at once), and refuses a run that is not running.
+func TestEngine_Cancel(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		id := h.insert("cancelled", "interval", "5", "wait", "", "")
+		h.sync()
+		h.advance(1, 4*time.Second)
+		h.waitStarted()
+		runID := h.history(id)[0].ID
+		must(t, h.e.Cancel(context.Background(), runID))
+		if r := h.wait(1)[0]; r.Status != models.RunCancelled {
+			t.Fatalf("recorded %+v", r)
+		}
+		row := h.history(id)[0]
+		if row.Status != models.RunCancelled || string(row.Error) != "cancelled by an operator" {
+			t.Fatalf("row %+v", row)
+		}
+		if err := h.e.Cancel(context.Background(), runID); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("cancel a cancelled run: %v", err)
+		}
+		if err := h.e.Cancel(context.Background(), 999999); !errors.Is(err, ErrRunNotFound) {
+			t.Fatalf("cancel no run: %v", err)
+		}
+	})
+}
+
+// Of two valid rows with one key, the lower id runs, whatever order they
+// became valid in: every replica decides the same.
+func TestEngine_DuplicateKeyLowerIDWins(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		low := h.insert("dup", "cron", "61 * * * *", "record", "", "") // bad at first
+		high := h.insert("dup", "interval", "5", "record", "", "")
+		h.sync()
+		if row := h.task(high); row.Status != models.TaskReady {
+			t.Fatalf("the only valid row: %+v", row)
+		}
+		h.exec("UPDATE task SET spec = '0 * * * *' WHERE id = ?", low)
+		h.sync()
+		if row := h.task(low); row.Status != models.TaskReady || row.SchedError != "" {
+			t.Fatalf("lower id: status %q error %q", row.Status, row.SchedError)
+		}
+		if row := h.task(high); row.Status != models.TaskError || !strings.Contains(row.SchedError, `"dup" is already used by task row`) {
+			t.Fatalf("higher id: status %q error %q", row.Status, row.SchedError)
+		}
+		// The lower row goes: the higher one is scheduled at the next sync.
+		h.exec("DELETE FROM task WHERE id = ?", low)
+		h.sync()
+		h.sync()
+		if row := h.task(high); row.Status != models.TaskReady {
+			t.Fatalf("after the lower row went: %q %q", row.Status, row.SchedError)
+		}
+	})
+}
