@@ -39,6 +39,8 @@ const (
 	SourceRetry    = "retry"
 	SourceMisfire  = "misfire"
 	SourceManual   = "manual"
+	SourceChild    = "child"    // started by its parent task's run (extra.then); extra.parent_run names it
+	SourceBackfill = "backfill" // a past fire time run on request
 )
 
 // ExecuteTask is a row of execute_task: one run of a task.

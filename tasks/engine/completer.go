@@ -142,6 +142,33 @@ func nextAttemptClaim(tab *table, now time.Time, host string, taskID int64, task
 	}, true
 }
 
+// childClaims are the pending rows of the child tasks (extra.then) a run
+// that ended as status starts: due now, scheduled at now (each parent
+// run starts each child once), their extra naming the parent run.
+func childClaims(tab *table, now time.Time, host string, taskID, runID int64, status string) []models.Claim {
+	opts, ok := tab.options(taskID)
+	if !ok || len(opts.Then) == 0 {
+		return nil
+	}
+	var out []models.Claim
+	at := now.UTC().Truncate(time.Microsecond)
+	for _, rule := range opts.Then {
+		if !rule.starts(status) {
+			continue
+		}
+		child, _, ok := tab.byKey(rule.Key)
+		if !ok {
+			continue // not scheduled (disabled, in error, deleted): not started
+		}
+		out = append(out, models.Claim{
+			TaskID: child.task.ID, TaskKey: child.task.Key, ScheduledAt: at, Attempt: 1, Source: models.SourceChild,
+			TraceID: uuid.NewString(), Host: host, Status: models.RunPending, RetryAt: now,
+			Extra: fmt.Sprintf(`{"parent_run":%d}`, runID),
+		})
+	}
+	return out
+}
+
 // flush writes a batch of outcomes to execute_task and task.
 func (c *completer) flush(batch []outcome) {
 	rows := make([]models.Outcome, len(batch))
@@ -154,6 +181,10 @@ func (c *completer) flush(batch []outcome) {
 		if claim, ok := c.nextAttempt(o.job, o.f.Status, o.noRetry); ok {
 			next, nextFor = append(next, claim), append(nextFor, rows[i])
 			done = models.TaskReady
+		} else {
+			for _, child := range childClaims(c.tab, c.clock.Now(), c.host, o.job.TaskID, o.job.RunID, o.f.Status) {
+				next, nextFor = append(next, child), append(nextFor, rows[i])
+			}
 		}
 		k := models.TaskOutcome{Status: done, RunStatus: o.f.Status, RunError: models.FitText(o.f.Error, 1000)}
 		byOutcome[k] = append(byOutcome[k], o.job.TaskID)
@@ -166,8 +197,12 @@ func (c *completer) flush(batch []outcome) {
 	}
 	c.persist("record task status", func(ctx context.Context) error { return models.FinishTaskRuns(ctx, c.db, byOutcome) })
 	for _, cl := range written {
-		c.log.Info("retry scheduled", "task_key", cl.TaskKey, "attempt", cl.Attempt, "at", cl.RetryAt)
-		c.obs.Retried(cl.TaskKey, cl.Attempt, cl.RetryAt)
+		if cl.Source == models.SourceChild {
+			c.log.Info("child task started", "task_key", cl.TaskKey, "parent", cl.Extra)
+		} else {
+			c.log.Info("retry scheduled", "task_key", cl.TaskKey, "attempt", cl.Attempt, "at", cl.RetryAt)
+			c.obs.Retried(cl.TaskKey, cl.Attempt, cl.RetryAt)
+		}
 		if c.due != nil {
 			c.due(cl.RetryAt)
 		}

@@ -179,7 +179,7 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 		return res
 	}
 	var markLater func()
-	if source != models.SourceManual { // a manual run is no fire of the schedule
+	if source != models.SourceManual && source != models.SourceBackfill { // not the schedule's own fire
 		markLater = d.markFired(ctx, g, fired, at, next)
 	}
 	doneStatus := models.TaskReady

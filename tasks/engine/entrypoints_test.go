@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,108 @@ func TestEngine_DuplicateKeyLowerIDWins(t *testing.T) {
 		h.sync()
 		if row := h.task(high); row.Status != models.TaskReady {
 			t.Fatalf("after the lower row went: %q %q", row.Status, row.SchedError)
+		}
+	})
+}
+
+// Child tasks (extra.then): a parent's run starts its children by its
+// outcome; each child run names its parent run; a failure stops only
+// its own descendants; a loop is refused.
+func TestEngine_ChildTasks(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		parent := h.insert("parent", "interval", "3600", "fail", "",
+			`{"then": ["on_success", {"key": "on_failure", "on": "failure"}, {"key": "always", "on": "always"}]}`)
+		onSuccess := h.insert("on_success", "interval", "3600", "record", "", `{"then": ["grandchild"]}`)
+		onFailure := h.insert("on_failure", "interval", "3600", "record", "", `{"then": ["grandchild"]}`)
+		always := h.insert("always", "interval", "3600", "record", "", "")
+		grandchild := h.insert("grandchild", "interval", "3600", "record", "", "")
+		loop := h.insert("loop", "interval", "3600", "record", "", `{"then": ["parent", "loop_b"]}`)
+		loopB := h.insert("loop_b", "interval", "3600", "record", "", `{"then": ["loop"]}`)
+		h.sync()
+		if row := h.task(loopB); row.Status != models.TaskError || !strings.Contains(row.SchedError, `key "then": the child tasks make a loop: loop_b → loop → loop_b`) {
+			t.Fatalf("loop row: %q %q", row.Status, row.SchedError)
+		}
+		_ = loop
+
+		run, err := h.e.RunNow(t.Context(), "parent", tasks.Args{})
+		must(t, err)
+		<-run.Done
+		if r := h.wait(1)[0]; r.Job.TaskKey != "parent" || r.Status != models.RunFailed {
+			t.Fatalf("parent %+v", r)
+		}
+		// The parent failed: on_failure and always run, then grandchild
+		// after on_failure; on_success does not.
+		h.clock.Advance(time.Millisecond)
+		must(t, h.e.retrier.startDue(t.Context()))
+		got := map[string]string{}
+		for _, r := range h.wait(2) {
+			got[r.Job.TaskKey] = r.Status + " " + r.Job.Source
+		}
+		h.clock.Advance(time.Millisecond)
+		must(t, h.e.retrier.startDue(t.Context()))
+		for _, r := range h.wait(1) {
+			got[r.Job.TaskKey] = r.Status + " " + r.Job.Source
+		}
+		want := map[string]string{"on_failure": "success child", "always": "success child", "grandchild": "success child"}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %q, want %q (all: %v)", k, got[k], v, got)
+			}
+		}
+		if runs := h.history(onSuccess); len(runs) != 0 {
+			t.Errorf("on_success ran after a failure: %+v", runs)
+		}
+		child := h.history(onFailure)[0]
+		if child.Extra != fmt.Sprintf(`{"parent_run":%d}`, run.ID) {
+			t.Errorf("child's extra %q, want its parent run %d", child.Extra, run.ID)
+		}
+		if g := h.history(grandchild)[0]; g.Extra != fmt.Sprintf(`{"parent_run":%d}`, child.ID) {
+			t.Errorf("grandchild's extra %q, want its parent run %d", g.Extra, child.ID)
+		}
+		_, _ = always, parent
+	})
+}
+
+// Backfill runs the fire times of a range that did not run, oldest first,
+// each with its own scheduled time; a dry run lists them first; what ran
+// (or runs again) is not run twice.
+func TestEngine_Backfill(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		id := h.insert("filled", "interval", "3600", "record", "", "")
+		h.sync()
+		h.stopFiring()                 // only the backfill runs it
+		h.clock.Advance(5 * time.Hour) // 05:00:01
+		// 02:00 ran already.
+		_, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "filled", ScheduledAt: start.Add(2*time.Hour - time.Second),
+			Attempt: 1, Source: models.SourceSchedule, TraceID: "ran", Owner: "old", Status: models.RunSuccess, StartedAt: start}})
+		must(t, err)
+		from, to := start.Add(-time.Second), start.Add(4*time.Hour) // 00:00 .. 04:00:01
+		plan, err := h.e.PlanBackfill(t.Context(), "filled", from, to)
+		must(t, err)
+		if len(plan.Times) != 5 || len(plan.Pending()) != 4 || !plan.Done[2] {
+			t.Fatalf("plan %+v", plan)
+		}
+		rep, err := h.e.Backfill(t.Context(), "filled", from, to, 0)
+		must(t, err)
+		if rep.Started != 4 {
+			t.Fatalf("report %+v", rep)
+		}
+		var got []string
+		for _, r := range h.history(id) {
+			got = append(got, r.ScheduledAt.Time.Format("15:04")+" "+r.Source+" "+r.Status)
+		}
+		if want := "04:00 backfill success,03:00 backfill success,02:00 schedule success,01:00 backfill success,00:00 backfill success"; strings.Join(got, ",") != want {
+			t.Fatalf("history %v, want %s", got, want)
+		}
+		again, err := h.e.Backfill(t.Context(), "filled", from, to, 0)
+		must(t, err)
+		if again.Started != 0 || len(again.Plan.Pending()) != 0 {
+			t.Fatalf("second backfill %+v", again)
+		}
+		if _, err := h.e.PlanBackfill(t.Context(), "filled", from, start.Add(10*time.Hour)); err == nil {
+			t.Fatal("a range into the future was accepted")
 		}
 	})
 }

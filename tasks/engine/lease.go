@@ -87,7 +87,7 @@ func (k *leaseKeeper) renew(ctx context.Context) error {
 		return nil
 	}
 	if len(old) > 0 {
-		if err := models.Heartbeat(ctx, k.db, old, now); err != nil {
+		if err := onConflictRepeat(func() error { return models.Heartbeat(ctx, k.db, old, now) }); err != nil {
 			return err
 		}
 		k.mu.Lock()

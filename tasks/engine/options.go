@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"taskrunner/models"
 )
 
 // Policies, as written in task.extra or common.toml.
@@ -25,17 +27,75 @@ const (
 // taskOptions are the keys of task.extra the engine reads. Other keys are
 // the user's own and are left alone.
 type taskOptions struct {
-	Timezone      string   `json:"timezone"`        // zone of the spec
-	Timeout       duration `json:"timeout"`         // 0 = none
-	Misfire       string   `json:"misfire"`         // skip | once | all
-	MisfireGrace  duration `json:"misfire_grace"`   // a fire this late is still a normal run
-	MisfireMax    int      `json:"misfire_max"`     // cap of catch-up runs for "all"
-	Overlap       string   `json:"overlap"`         // allow | forbid | replace
-	MaxParallel   int      `json:"max_parallel"`    // with allow; 0 = no limit
-	MaxRetries    int      `json:"max_retries"`     // retries after a failure, timeout or loss
-	RetryBackoff  string   `json:"retry_backoff"`   // fixed | exponential
-	RetryDelay    duration `json:"retry_delay"`     // first delay. Defaults to 10s
-	RetryMaxDelay duration `json:"retry_max_delay"` // cap of the exponential delay. Defaults to 10m
+	Timezone      string    `json:"timezone"`        // zone of the spec
+	Timeout       duration  `json:"timeout"`         // 0 = none
+	Misfire       string    `json:"misfire"`         // skip | once | all
+	MisfireGrace  duration  `json:"misfire_grace"`   // a fire this late is still a normal run
+	MisfireMax    int       `json:"misfire_max"`     // cap of catch-up runs for "all"
+	Overlap       string    `json:"overlap"`         // allow | forbid | replace
+	MaxParallel   int       `json:"max_parallel"`    // with allow; 0 = no limit
+	MaxRetries    int       `json:"max_retries"`     // retries after a failure, timeout or loss
+	RetryBackoff  string    `json:"retry_backoff"`   // fixed | exponential
+	RetryDelay    duration  `json:"retry_delay"`     // first delay. Defaults to 10s
+	RetryMaxDelay duration  `json:"retry_max_delay"` // cap of the exponential delay. Defaults to 10m
+	Then          thenRules `json:"then"`            // child tasks run when a run of this one ends
+}
+
+// Conditions of extra.then.
+const (
+	ThenSuccess = "success" // the run succeeded (the default)
+	ThenFailure = "failure" // it failed, timed out or was lost, with no attempt left
+	ThenAlways  = "always"  // any of those, or skipped by the function
+)
+
+// thenRule is one child of extra.then: a task key, and the outcome of
+// this task's run that starts it.
+type thenRule struct {
+	Key string `json:"key"`
+	On  string `json:"on"`
+}
+
+// thenRules reads ["b", "c"] (on success) or [{"key": "b", "on": "failure"}].
+type thenRules []thenRule
+
+func (t *thenRules) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("want a list of task keys or of {\"key\": ..., \"on\": \"success|failure|always\"}, got %s", b)
+	}
+	*t = nil
+	for i, r := range raw {
+		rule := thenRule{On: ThenSuccess}
+		if err := json.Unmarshal(r, &rule.Key); err != nil {
+			if err := json.Unmarshal(r, &rule); err != nil {
+				return fmt.Errorf("item %d: want a task key or {\"key\": ..., \"on\": ...}, got %s", i, r)
+			}
+			if rule.On == "" {
+				rule.On = ThenSuccess
+			}
+		}
+		switch {
+		case rule.Key == "":
+			return fmt.Errorf("item %d: empty task key", i)
+		case rule.On != ThenSuccess && rule.On != ThenFailure && rule.On != ThenAlways:
+			return fmt.Errorf("item %d: \"on\" wants success, failure or always, got %q", i, rule.On)
+		}
+		*t = append(*t, rule)
+	}
+	return nil
+}
+
+// starts reports whether a run that ended as status starts the child.
+func (r thenRule) starts(status string) bool {
+	switch status {
+	case models.RunSuccess:
+		return r.On != ThenFailure
+	case models.RunFailed, models.RunTimeout, models.RunLost:
+		return r.On != ThenSuccess
+	case models.RunSkipped:
+		return r.On == ThenAlways
+	}
+	return false // cancelled, interrupted: an operator or a shutdown ended it
 }
 
 // duration reads "90s" or a number of seconds.
@@ -70,6 +130,7 @@ func (o *taskOptions) fields() map[string]any {
 		"overlap": &o.Overlap, "max_parallel": &o.MaxParallel,
 		"max_retries": &o.MaxRetries, "retry_backoff": &o.RetryBackoff,
 		"retry_delay": &o.RetryDelay, "retry_max_delay": &o.RetryMaxDelay,
+		"then": &o.Then,
 	}
 }
 

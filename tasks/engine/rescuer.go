@@ -165,6 +165,10 @@ func (r *rescuer) lose(ctx context.Context, run models.ExecuteTask, startedAt, n
 		first = run.FirstID.Int64
 	}
 	next, retry := nextAttemptClaim(r.tab, now, r.host, run.TaskID, run.TaskKey, run.ScheduledAt.Time, run.Attempt, first)
+	var children []models.Claim
+	if !retry {
+		children = childClaims(r.tab, now, r.host, run.TaskID, run.ID, models.RunLost)
+	}
 	tx, err := r.db.Begin(ctx)
 	if err != nil {
 		return err
@@ -178,7 +182,10 @@ func (r *rescuer) lose(ctx context.Context, run models.ExecuteTask, startedAt, n
 		return err
 	}
 	if retry {
-		if _, err := models.ClaimRuns(ctx, tx, []models.Claim{next}); err != nil {
+		children = []models.Claim{next}
+	}
+	if len(children) > 0 {
+		if _, err := models.ClaimRuns(ctx, tx, children); err != nil {
 			return err
 		}
 	}
@@ -187,10 +194,13 @@ func (r *rescuer) lose(ctx context.Context, run models.ExecuteTask, startedAt, n
 	}
 	r.log.Warn("run lost", "task_key", run.TaskKey, "trace_id", run.TraceID, "exec_id", run.ID, "owner", run.Owner, "reason", why)
 	r.obs.RunLost(run.TaskKey, run.ID, run.Owner)
-	if retry {
+	switch {
+	case retry:
 		r.log.Info("retry scheduled", "task_key", run.TaskKey, "attempt", next.Attempt, "at", next.RetryAt)
 		r.obs.Retried(run.TaskKey, next.Attempt, next.RetryAt)
 		r.due(next.RetryAt)
+	case len(children) > 0:
+		r.due(now)
 	}
 	return nil
 }

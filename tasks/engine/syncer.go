@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -535,6 +536,10 @@ func (s *syncer) build(t models.Task, hash string, ch *changes, now time.Time) *
 		ne.err = err.Error()
 		return ne
 	}
+	if loop := s.thenLoop(t.Key, opts.Then); loop != "" {
+		ne.err = "column extra: key \"then\": the child tasks make a loop: " + loop
+		return ne
+	}
 	if ne.args, err = tasks.ParseArgs(t.Args); err != nil {
 		ne.err = "column args: " + err.Error()
 		return ne
@@ -568,6 +573,35 @@ func (s *syncer) build(t models.Task, hash string, ch *changes, now time.Time) *
 			next.UTC().Format("2006-01-02 15:04:05"))
 	}
 	return ne
+}
+
+// thenLoop returns the loop, if any, that a row's child tasks make back to
+// it through the children of the scheduled rows: "a → b → a". Called
+// with the table's mu held.
+func (s *syncer) thenLoop(key string, then thenRules) string {
+	var walk func(path []string, rules thenRules) string
+	seen := map[string]bool{}
+	walk = func(path []string, rules thenRules) string {
+		for _, r := range rules {
+			next := append(path[:len(path):len(path)], r.Key)
+			if r.Key == key {
+				return strings.Join(next, " → ")
+			}
+			if seen[r.Key] {
+				continue
+			}
+			seen[r.Key] = true
+			if id, ok := s.tab.keys[r.Key]; ok {
+				if ent := s.tab.entries[id]; ent != nil && ent.group != nil {
+					if loop := walk(next, ent.opts.Then); loop != "" {
+						return loop
+					}
+				}
+			}
+		}
+		return ""
+	}
+	return walk([]string{key}, then)
 }
 
 // refuseKey takes a scheduled row out of the schedule because a row with
