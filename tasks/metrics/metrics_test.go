@@ -3,20 +3,16 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"runtime"
-	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"taskrunner/models"
 	"taskrunner/models/modelstest"
@@ -238,7 +234,7 @@ func TestMetrics_SkipReasons(t *testing.T) {
 }
 
 // scrape GETs the handler and returns every sample by name and labels,
-// as `name{a="x",b="y"}` with the labels sorted.
+// as the text format writes them: `name{a="x",b="y"}`, labels sorted.
 func scrape(t *testing.T, m *metrics.Metrics) map[string]float64 {
 	t.Helper()
 	srv := httptest.NewServer(m.Handler())
@@ -249,29 +245,20 @@ func scrape(t *testing.T, m *metrics.Metrics) map[string]float64 {
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /metrics: %s", resp.Status)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	must(t, err)
-	var all []*dto.MetricFamily
-	for _, f := range fams {
-		all = append(all, f)
-	}
-	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{Timestamp: model.Now()}, all...)
+	body, err := io.ReadAll(resp.Body)
 	must(t, err)
 	out := map[string]float64{}
-	for _, s := range vec {
-		var labels []string
-		for k, v := range s.Metric {
-			if k != model.MetricNameLabel {
-				labels = append(labels, fmt.Sprintf("%s=%q", k, v))
-			}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
-		name := string(s.Metric[model.MetricNameLabel])
-		if len(labels) > 0 {
-			slices.Sort(labels)
-			name += "{" + strings.Join(labels, ",") + "}"
+		// The text format: name{labels sorted by name} value.
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("scraped line %q: %v", line, err)
 		}
-		out[name] = float64(s.Value)
+		out[line[:i]] = v
 	}
 	return out
 }
