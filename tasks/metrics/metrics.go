@@ -104,7 +104,7 @@ func New(db *models.DB, cfg Config, log *slog.Logger) *Metrics {
 		}),
 		firesClaimed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "taskrunner_fires_claimed_total",
-			Help: "Runs of scheduled fires this replica claimed (won) and started.",
+			Help: "Runs of regular schedule fires this replica claimed (won) and started; catch-ups, retries and manual runs are not counted.",
 		}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskrunner_runs_total",
