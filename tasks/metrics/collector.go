@@ -31,7 +31,7 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
-	if e := c.m.engine.Load(); e != nil {
+	if e := c.m.backlog.Load(); e != nil {
 		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64((*e).Backlog()))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)

@@ -81,7 +81,7 @@ type Metrics struct {
 	// queue, by queue name. Fed by the queue, when one is configured.
 	QueueOldestAge *prometheus.GaugeVec
 
-	engine atomic.Pointer[Backlogger]
+	backlog atomic.Pointer[Backlogger] // set by Watch
 }
 
 // New builds the series on a registry of their own, with the Go runtime
@@ -179,7 +179,7 @@ func New(db *models.DB, cfg Config, log *slog.Logger) *Metrics {
 }
 
 // Watch reports e's history write backlog from now on.
-func (m *Metrics) Watch(e Backlogger) { m.engine.Store(&e) }
+func (m *Metrics) Watch(e Backlogger) { m.backlog.Store(&e) }
 
 // Registry returns the registry holding every series, for a caller that
 // serves it its own way or adds series of its own.
