@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +35,9 @@ type completer struct {
 	due func(at time.Time)
 
 	outcomes chan outcome
+	// backlog counts the outcomes handed to Record and not yet written:
+	// queued, gathered into a batch, or being written.
+	backlog  atomic.Int64
 	quit     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -84,6 +88,8 @@ func (c *completer) Record(job Job, f models.Finish, noRetry bool) {
 		f.FinishedAt = c.clock.Now()
 	}
 	o := outcome{job: job, f: f, noRetry: noRetry, written: make(chan struct{})}
+	c.backlog.Add(1)
+	defer c.backlog.Add(-1)
 	select {
 	case c.outcomes <- o:
 		<-o.written
@@ -91,6 +97,9 @@ func (c *completer) Record(job Job, f models.Finish, noRetry bool) {
 		c.flush([]outcome{o})
 	}
 }
+
+// Backlog returns how many outcomes wait to be written.
+func (c *completer) Backlog() int { return int(c.backlog.Load()) }
 
 func (c *completer) writeLoop() {
 	defer c.wg.Done()

@@ -220,6 +220,11 @@ func (e *Engine) SyncOnce(ctx context.Context) error { return e.syncer.SyncOnce(
 // LastSync returns the report of the last successful sync.
 func (e *Engine) LastSync() SyncReport { return e.syncer.LastSync() }
 
+// Backlog returns how many run outcomes wait to be written to the
+// history: queued for the outcome writers or in a batch being written.
+// It grows while the database is slow or unreachable.
+func (e *Engine) Backlog() int { return e.completer.Backlog() }
+
 // ID returns this replica's id in the replica table.
 func (e *Engine) ID() string { return e.registry.ID() }
 

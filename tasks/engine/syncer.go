@@ -65,6 +65,8 @@ type SyncReport struct {
 	Removed int  // rows deleted from the table
 	Groups  int  // distinct schedules, one gocron job each
 	Tasks   int  // rows known
+	// States counts the rows known by the state applied to them.
+	States TaskCounts
 }
 
 // Start syncs until the first sync succeeds (retrying with backoff), then
@@ -235,7 +237,7 @@ func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport
 		s.lastFull = now
 	}
 	s.tab.mu.Lock()
-	rep.Groups, rep.Tasks = len(s.tab.groups), len(s.tab.entries)
+	rep.Groups, rep.Tasks, rep.States = len(s.tab.groups), len(s.tab.entries), s.tab.counts
 	s.tab.mu.Unlock()
 	s.report = rep
 	if first && s.caughtUp != nil {
@@ -285,7 +287,7 @@ func (s *syncer) remove(ids []int64, ch *changes) int {
 		if old := s.tab.entries[id]; old != nil {
 			s.log.Info("task removed: row deleted", "task_key", old.task.Key, "task_id", id)
 			s.detach(old, ch)
-			delete(s.tab.entries, id)
+			s.tab.drop(id)
 			n++
 		}
 	}
@@ -413,7 +415,7 @@ func (s *syncer) writeEach(ctx context.Context, writes map[models.TaskState][]in
 				s.detach(ent, &ch)
 				ent2 := *ent
 				ent2.err, ent2.group = reason, nil
-				s.tab.entries[id] = &ent2
+				s.tab.put(&ent2)
 			}
 			s.tab.mu.Unlock()
 			if err := s.commit(ctx, &changes{maybe: ch.maybe}); err != nil {
@@ -491,7 +493,7 @@ func (s *syncer) apply(t models.Task, now time.Time, ch *changes) bool {
 		ne.group = g
 		s.tab.keys[t.Key] = t.ID
 	}
-	s.tab.entries[t.ID] = ne
+	s.tab.put(ne)
 
 	switch {
 	case ne.err != "":
