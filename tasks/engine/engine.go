@@ -43,8 +43,19 @@ type Option func(*Engine)
 // one in tests).
 func WithClock(c clockwork.Clock) Option { return func(e *Engine) { e.clock = c } }
 
-// WithObserver tells o what the engine does (metrics, alerts, tests).
-func WithObserver(o Observer) Option { return func(e *Engine) { e.obs = o } }
+// WithObserver tells o what the engine does (metrics, alerts, tests);
+// given several times, it tells each.
+func WithObserver(o Observer) Option {
+	return func(e *Engine) {
+		if os, ok := e.obs.(observers); ok {
+			e.obs = append(os, o)
+		} else if _, nop := e.obs.(NopObserver); nop {
+			e.obs = observers{o}
+		} else {
+			e.obs = observers{e.obs, o}
+		}
+	}
+}
 
 // WithVersion names the build in the replica table.
 func WithVersion(v string) Option { return func(e *Engine) { e.version = v } }

@@ -46,3 +46,60 @@ func (NopObserver) Requeued(string, int64, string)            {}
 func (NopObserver) Missed(string, time.Time, time.Time, int)  {}
 func (NopObserver) Retried(string, int, time.Time)            {}
 func (NopObserver) Skipped(string, time.Time, string)         {}
+
+// observers tells each of several observers, in order.
+type observers []Observer
+
+func (os observers) SyncDone(rep SyncReport, took time.Duration, err error) {
+	for _, o := range os {
+		o.SyncDone(rep, took, err)
+	}
+}
+
+func (os observers) FireClaimed(schedule string, at time.Time, claims, won int) {
+	for _, o := range os {
+		o.FireClaimed(schedule, at, claims, won)
+	}
+}
+
+func (os observers) RunStarted(job Job, at time.Time) {
+	for _, o := range os {
+		o.RunStarted(job, at)
+	}
+}
+
+func (os observers) RunFinished(job Job, f models.Finish) {
+	for _, o := range os {
+		o.RunFinished(job, f)
+	}
+}
+
+func (os observers) RunLost(taskKey string, runID int64, owner string) {
+	for _, o := range os {
+		o.RunLost(taskKey, runID, owner)
+	}
+}
+
+func (os observers) Requeued(taskKey string, runID int64, owner string) {
+	for _, o := range os {
+		o.Requeued(taskKey, runID, owner)
+	}
+}
+
+func (os observers) Missed(taskKey string, from, to time.Time, count int) {
+	for _, o := range os {
+		o.Missed(taskKey, from, to, count)
+	}
+}
+
+func (os observers) Retried(taskKey string, attempt int, at time.Time) {
+	for _, o := range os {
+		o.Retried(taskKey, attempt, at)
+	}
+}
+
+func (os observers) Skipped(taskKey string, at time.Time, reason string) {
+	for _, o := range os {
+		o.Skipped(taskKey, at, reason)
+	}
+}
