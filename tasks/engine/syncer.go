@@ -194,18 +194,8 @@ func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport
 			}
 		}
 		s.tab.mu.Unlock()
-		if len(unknown) > 0 {
-			more, err := models.ListTasksByID(ctx, s.db, unknown)
-			if err != nil {
-				return rep, fmt.Errorf("sync: %w", err)
-			}
-			s.tab.mu.Lock()
-			for _, t := range more {
-				if s.apply(t, now, &ch) {
-					rep.Changed++
-				}
-			}
-			s.tab.mu.Unlock()
+		if err := s.applyByID(ctx, unknown, now, &ch, &rep); err != nil {
+			return rep, err
 		}
 	}
 	if len(again) > 0 && !full {
@@ -215,17 +205,9 @@ func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport
 				ids = append(ids, id)
 			}
 		}
-		more, err := models.ListTasksByID(ctx, s.db, ids)
-		if err != nil {
-			return rep, fmt.Errorf("sync: %w", err)
+		if err := s.applyByID(ctx, ids, now, &ch, &rep); err != nil {
+			return rep, err
 		}
-		s.tab.mu.Lock()
-		for _, t := range more {
-			if s.apply(t, now, &ch) {
-				rep.Changed++
-			}
-		}
-		s.tab.mu.Unlock()
 	}
 	rep.Removed = s.remove(gone, &ch)
 	if err := s.commit(ctx, &ch); err != nil {
@@ -244,6 +226,25 @@ func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport
 		s.caughtUp(rows, now)
 	}
 	return rep, nil
+}
+
+// applyByID reads the given rows and applies them.
+func (s *syncer) applyByID(ctx context.Context, ids []int64, now time.Time, ch *changes, rep *SyncReport) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := models.ListTasksByID(ctx, s.db, ids)
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	s.tab.mu.Lock()
+	defer s.tab.mu.Unlock()
+	for _, t := range rows {
+		if s.apply(t, now, ch) {
+			rep.Changed++
+		}
+	}
+	return nil
 }
 
 // Reload applies the given rows now, as a sync would: edited ones change,
