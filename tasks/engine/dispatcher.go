@@ -211,10 +211,11 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	}
 	startID, ok := d.recordStarted(ctx, g, owner, started, at)
 	if !ok {
-		// This replica was declared dead: its claims are the rescuer's
-		// to run elsewhere. Nothing starts here.
+		// Not recorded as started (this replica was declared dead, or the
+		// database did not answer): the claims are the rescuer's to run
+		// elsewhere. Nothing starts here.
 		gate.Abort()
-		return fireResult{err: errDeclaredDead}
+		return fireResult{err: errNotStarted}
 	}
 	// A fire of the regular schedule ready after its time says why.
 	level, lateBy := slog.LevelDebug, d.clock.Now().Sub(at)
@@ -322,8 +323,9 @@ func (d *dispatcher) markFired(ctx context.Context, g *group, fired []int64, at,
 // recordStarted records, just before they start, that this replica lets
 // the runs go: if it dies before, they are requeued; after, they are lost
 // (at most once). Recording late keeps that second window to a few
-// milliseconds. It reports false when this replica was declared dead (the
-// record is fenced by its liveness): then the runs must not start.
+// milliseconds. It reports false when the record was not written (the
+// replica was declared dead, the record being fenced by its liveness, or
+// the database did not answer): then the runs must not start.
 func (d *dispatcher) recordStarted(ctx context.Context, g *group, owner string, ids []int64, at time.Time) (int64, bool) {
 	lead := markLead
 	if g != nil {
@@ -345,10 +347,12 @@ func (d *dispatcher) recordStarted(ctx context.Context, g *group, owner string, 
 		return err
 	})
 	if err != nil {
-		// Unreachable: start them anyway. Should this replica be taken for
-		// dead meanwhile, they count as never started, and run again.
-		d.log.Warn("runs not recorded as started; starting them anyway", "scheduled_at", at, "runs", len(ids), "error", err)
-		return 0, true
+		// Not recorded, so not started: were they started, and this
+		// replica declared dead meanwhile (its beats fail too), the others
+		// would run them again. They stay claimed, and run elsewhere once
+		// their lease runs out or this replica is declared dead.
+		d.log.Error("runs not started: they could not be recorded as started; they run once requeued", "scheduled_at", at, "runs", len(ids), "error", err)
+		return 0, false
 	}
 	if !ok {
 		d.log.Error("runs not started: this replica was declared dead", "scheduled_at", at, "runs", len(ids), "owner", owner)

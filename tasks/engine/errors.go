@@ -13,3 +13,7 @@ var (
 // errDeclaredDead: this replica was declared dead, and may not start runs
 // under the id it had.
 var errDeclaredDead = errors.New("this replica was declared dead by the others; its claims run elsewhere")
+
+// errNotStarted: a fire's runs were claimed but not recorded as started,
+// so they did not start here.
+var errNotStarted = errors.New("runs claimed but not recorded as started; they run elsewhere once requeued")
