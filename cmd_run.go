@@ -2,16 +2,22 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"taskrunner/api"
 	"taskrunner/tasks"
 	"taskrunner/tasks/cron"
 	"taskrunner/tasks/date"
 	"taskrunner/tasks/engine"
 	"taskrunner/tasks/interval"
+	"taskrunner/tasks/metrics"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -20,14 +26,16 @@ func newRunCmd(g *globals) *cobra.Command {
 		Short: "Run the scheduler daemon (the default command)",
 		Long: `Run the scheduler daemon: apply the task table to the schedule, run each
 fire once across all replicas and record it in execute_task, until SIGINT or
-SIGTERM. With [app] migrate_on_start the tables are created or upgraded first.`,
+SIGTERM. With [app] migrate_on_start the tables are created or upgraded first.
+With addr set in api.toml (the default in local only) it serves the HTTP API.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return daemon(g.confDir) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return daemon(g.confDir, cmd.OutOrStdout()) },
 	}
 }
 
-// daemon runs the engine until SIGINT or SIGTERM, then shuts it down.
-func daemon(confDir string) error {
+// daemon runs the engine (and the API, when configured) until SIGINT or
+// SIGTERM, then shuts it down. stdout gets the one-time sign-in line.
+func daemon(confDir string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	a, err := open(ctx, confDir)
@@ -49,11 +57,55 @@ func daemon(confDir string) error {
 			return err
 		}
 	}
-	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version))
+	m := metrics.New(a.db, metrics.Config{}, a.log)
+	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version), engine.WithObserver(m))
 	if err != nil {
 		return err
 	}
+	m.Watch(eng)
 	a.log.Info("started", "version", version, "database", a.cfg.Common.App.Database, "functions", reg.Names(),
 		"sync_interval", a.cfg.Common.Scheduler.SyncInterval)
-	return eng.Run(ctx)
+	served := make(chan error, 1)
+	if a.cfg.API.Addr != "" {
+		if err := serveAPI(ctx, a, eng, m.Handler(), stdout, served); err != nil {
+			return err
+		}
+	} else {
+		served <- nil
+	}
+	err = eng.Run(ctx)
+	if apiErr := <-served; err == nil {
+		err = apiErr
+	}
+	return err
+}
+
+// serveAPI listens on [api] addr (an address in use stops the start) and
+// serves the API until ctx ends, reporting its end on done. With
+// token_file set, the first start creates the local admin token and
+// prints it once on stdout, not in the log.
+func serveAPI(ctx context.Context, a *app, eng *engine.Engine, metricsHandler http.Handler, stdout io.Writer, done chan<- error) error {
+	cfg := a.cfg.API
+	if cfg.TokenFile != "" {
+		tok, created, err := api.LocalToken(cfg.TokenFile)
+		if err != nil {
+			return fmt.Errorf("api token_file: %w", err)
+		}
+		cfg.Tokens = append(cfg.Tokens, tok)
+		if created != "" {
+			fmt.Fprintf(stdout, "API at http://%s: sign in with the header \"Authorization: Bearer %s\" "+
+				"(admin; shown once, only its SHA-256 is kept in %s)\n", cfg.Addr, created, cfg.TokenFile)
+		}
+	}
+	srv, err := api.New(api.Options{Config: cfg, DB: a.db, Engine: eng, Log: a.log, Metrics: metricsHandler})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	a.log.Info("api serving", "addr", l.Addr().String(), "tokens", len(cfg.Tokens))
+	go func() { done <- srv.Serve(ctx, l) }()
+	return nil
 }

@@ -19,7 +19,7 @@ func localConf(t *testing.T, edits ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "local"), 0o755))
-	for _, name := range []string{"common", "logger", "mysql", "redis"} {
+	for _, name := range []string{"common", "logger", "mysql", "redis", "api"} {
 		b, err := os.ReadFile(filepath.Join("conf", "local", name+".toml"))
 		must(t, err)
 		text := string(b)
@@ -28,6 +28,10 @@ func localConf(t *testing.T, edits ...string) string {
 			for i := 0; i+1 < len(edits); i += 2 {
 				text = strings.Replace(text, edits[i], edits[i+1], 1)
 			}
+		}
+		if name == "api" {
+			text = strings.Replace(text, `addr = "127.0.0.1:8080"`, `addr = "127.0.0.1:0"`, 1)
+			text = strings.Replace(text, `token_file = "taskrunner.api-token.sha256"`, `token_file = "`+filepath.Join(dir, "t.api-token.sha256")+`"`, 1)
 		}
 		must(t, os.WriteFile(filepath.Join(dir, "local", name+".toml"), []byte(text), 0o644))
 	}
@@ -55,6 +59,8 @@ func TestDaemon_SIGTERMExitsZero(t *testing.T) {
 	bin := build(t)
 	cmd := exec.Command(bin, "--conf", localConf(t))
 	cmd.Env = append(os.Environ(), "APP_ENV=local")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	must(t, err)
 	must(t, cmd.Start())
@@ -83,10 +89,17 @@ func TestDaemon_SIGTERMExitsZero(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("did not exit after SIGTERM\n%s", log.String())
 	}
-	for _, want := range []string{"inserted the sample tasks", "version=v0.0.0-test", "task_key=test_interval", "msg=stopped"} {
+	for _, want := range []string{"inserted the sample tasks", "version=v0.0.0-test", "task_key=test_interval", "msg=stopped", "msg=\"api serving\""} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
+	}
+	// local's first start prints the API's admin token once, on stdout
+	// and not in the log.
+	_, token, ok := strings.Cut(stdout.String(), "Authorization: Bearer ")
+	token, _, _ = strings.Cut(token, "\"")
+	if !ok || len(token) != 43 || strings.Contains(log.String(), token) {
+		t.Errorf("sign-in line: stdout %q (token in the log: %v)", stdout.String(), ok && strings.Contains(log.String(), token))
 	}
 }
 

@@ -102,3 +102,25 @@ CREATE TABLE IF NOT EXISTS `replica` (
   PRIMARY KEY (`id`) USING BTREE,
   INDEX `ix__replica__dead_heartbeat`(`dead_at`, `heartbeat_at`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
+
+-- audit has one row per change of a task definition made through the
+-- operator surfaces (the HTTP API; later the CLI): who (the token's
+-- name), when (UTC), from where (the remote IP), what (create, update,
+-- enable, disable, delete) and the definition before and after, as JSON
+-- objects of the user's columns (NULL before a create and after a
+-- delete). ix__audit__task serves "the history of one task".
+CREATE TABLE IF NOT EXISTS `audit` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'primary key',
+  `at` datetime(6) NOT NULL COMMENT 'when, UTC',
+  `actor` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'who: the API token name',
+  `source` varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'api / cli / sql',
+  `remote` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'from where: remote IP',
+  `action` varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'create / update / enable / disable / delete',
+  `task_id` int(11) NOT NULL COMMENT 'task.id',
+  `task_key` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'task.task_key after the change (before, for a delete)',
+  `before_json` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'definition before, JSON; NULL for a create',
+  `after_json` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'definition after, JSON; NULL for a delete',
+  PRIMARY KEY (`id`) USING BTREE,
+  INDEX `ix__audit__task`(`task_id`, `id`),
+  INDEX `ix__audit__at`(`at`)
+) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;

@@ -88,3 +88,18 @@ CREATE TABLE IF NOT EXISTS replica (
   dead_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS ix__replica__dead_heartbeat ON replica (dead_at, heartbeat_at);
+
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  at DATETIME NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '',
+  remote TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL,
+  task_id INTEGER NOT NULL,
+  task_key TEXT NOT NULL DEFAULT '',
+  before_json TEXT,
+  after_json TEXT
+);
+CREATE INDEX IF NOT EXISTS ix__audit__task ON audit (task_id, id);
+CREATE INDEX IF NOT EXISTS ix__audit__at ON audit (at);

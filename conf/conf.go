@@ -1,4 +1,4 @@
-// Package conf loads the configuration of one environment: the four TOML
+// Package conf loads the configuration of one environment: the five TOML
 // files of conf/<APP_ENV>/, each key overridable by an environment
 // variable TASKRUNNER_<FILE>_<TABLE>_<KEY> (see libs/tomlconf).
 package conf
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"taskrunner/api"
 	"taskrunner/libs/logger"
 	"taskrunner/libs/mysqlpool"
 	"taskrunner/libs/redispool"
@@ -44,6 +45,7 @@ type Config struct {
 	Logger logger.Config
 	MySQL  mysqlpool.Config
 	Redis  redispool.Config
+	API    api.Config
 }
 
 func defaults() Config {
@@ -55,6 +57,7 @@ func defaults() Config {
 		Logger: logger.DefaultConfig(),
 		MySQL:  mysqlpool.DefaultConfig(),
 		Redis:  redispool.DefaultConfig(),
+		API:    api.DefaultConfig(),
 	}
 }
 
@@ -95,6 +98,12 @@ func Load(dir, env string) (*Config, error) {
 		return nil, err
 	}
 	if key, err := c.Redis.Validate(); err != nil {
+		return nil, src.Errorf(key, "%v", err)
+	}
+	if src, err = load("api", &c.API); err != nil {
+		return nil, err
+	}
+	if key, err := c.API.Validate(); err != nil {
 		return nil, src.Errorf(key, "%v", err)
 	}
 	return &c, nil

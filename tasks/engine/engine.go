@@ -273,7 +273,7 @@ func (e *Engine) RunNow(ctx context.Context, key string, args tasks.Args) (Manua
 	case res.skipped != "":
 		return ManualRun{}, fmt.Errorf("%w: %s", ErrOverlap, res.skipped)
 	case len(res.ids) == 0:
-		return ManualRun{}, fmt.Errorf("task %q: a run for %s exists already", key, at.Format(time.RFC3339Nano))
+		return ManualRun{}, fmt.Errorf("%w: task %q at %s", ErrRunExists, key, at.Format(time.RFC3339Nano))
 	}
 	return ManualRun{ID: res.ids[0], Done: res.done[0]}, nil
 }

@@ -8,6 +8,7 @@ var (
 	ErrOverlap      = errors.New("run skipped by the task's overlap policy")
 	ErrRunNotFound  = errors.New("no such run")
 	ErrNotRunning   = errors.New("run is not running")
+	ErrRunExists    = errors.New("a run of this task for this instant exists already")
 )
 
 // errDeclaredDead: this replica was declared dead, and may not start runs

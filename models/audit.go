@@ -1,0 +1,90 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Audit actions: what a change did to a task definition.
+const (
+	AuditCreate  = "create"
+	AuditUpdate  = "update"
+	AuditEnable  = "enable"
+	AuditDisable = "disable"
+	AuditDelete  = "delete"
+)
+
+// Audit sources: through which surface the change came.
+const (
+	AuditSourceAPI = "api"
+	AuditSourceCLI = "cli"
+	AuditSourceSQL = "sql" // a raw edit the sync noticed
+)
+
+// Audit is a row of audit: one change of a task definition, who made it,
+// when, from where, and the definition before and after (JSON objects;
+// "" before a create and after a delete).
+type Audit struct {
+	ID      int64      `db:"id"`
+	At      time.Time  `db:"at"`
+	Actor   string     `db:"actor"`
+	Source  string     `db:"source"`
+	Remote  string     `db:"remote"`
+	Action  string     `db:"action"`
+	TaskID  int64      `db:"task_id"`
+	TaskKey string     `db:"task_key"`
+	Before  NullString `db:"before_json"`
+	After   NullString `db:"after_json"`
+}
+
+const auditColumns = "id, at, actor, source, remote, action, task_id, task_key, before_json, after_json"
+
+// InsertAudit records a change and returns its id. Write it in the
+// transaction of the change, so that neither is kept without the other.
+func InsertAudit(ctx context.Context, q Querier, a Audit) (int64, error) {
+	null := func(s NullString) any {
+		if s == "" {
+			return nil
+		}
+		return string(s)
+	}
+	res, err := q.ExecContext(ctx, "INSERT INTO audit (at, actor, source, remote, action, task_id, task_key, before_json, after_json) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		q.Dialect().time(a.At), a.Actor, a.Source, truncate(a.Remote, 64), a.Action, a.TaskID, a.TaskKey, null(a.Before), null(a.After))
+	if err != nil {
+		return 0, fmt.Errorf("audit %s of task %d: %w", a.Action, a.TaskID, err)
+	}
+	return res.LastInsertId()
+}
+
+// AuditFilter selects audit rows: of one task (0 for all), older than
+// BeforeID (0 for the newest), at most Limit.
+type AuditFilter struct {
+	TaskID   int64
+	BeforeID int64
+	Limit    int
+}
+
+// ListAudit returns audit rows, newest first.
+func ListAudit(ctx context.Context, q Querier, f AuditFilter) ([]Audit, error) {
+	query := "SELECT " + auditColumns + " FROM audit WHERE 1 = 1"
+	var args []any
+	if f.TaskID != 0 {
+		query += " AND task_id = ?"
+		args = append(args, f.TaskID)
+	}
+	if f.BeforeID != 0 {
+		query += " AND id < ?"
+		args = append(args, f.BeforeID)
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, f.Limit)
+	var out []Audit
+	if err := sqlx.SelectContext(ctx, q, &out, query, args...); err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return out, nil
+}
