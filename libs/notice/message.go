@@ -147,7 +147,15 @@ func (b Batch) render(s style) string {
 		}
 		line(append([]string{s.item}, parts...)...)
 	}
-	for _, c := range b.Counted {
+	for i, c := range b.Counted {
+		if i == digestLines {
+			rest := 0
+			for _, c := range b.Counted[i:] {
+				rest += c.N
+			}
+			line(s.item, fmt.Sprintf("… and %d more alerts of %d more tasks", rest, len(b.Counted)-i))
+			break
+		}
 		txt := fmt.Sprintf("%s: %d more alerts (%s)", oneLine(c.TaskKey), c.N, c.Why)
 		if c.TaskKey == "" {
 			txt = fmt.Sprintf("%d more alerts (%s)", c.N, c.Why)

@@ -1,6 +1,7 @@
 package notice
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -72,5 +73,16 @@ func TestBatch_TitleFoldsLines(t *testing.T) {
 	m.TaskKey = "a\r\nBcc: x@example.com"
 	if got := (Batch{Messages: []Message{m}}).Title(); strings.ContainsAny(got, "\r\n") {
 		t.Fatalf("title has a line break: %q", got)
+	}
+}
+
+func TestBatch_DigestListsAtMost30Counts(t *testing.T) {
+	var b Batch
+	for i := range 40 {
+		b.Counted = append(b.Counted, Count{TaskKey: fmt.Sprintf("t%02d", i), N: 2, Why: "queue full"})
+	}
+	got := b.Text(0)
+	if strings.Contains(got, "t30:") || !strings.Contains(got, "- … and 20 more alerts of 10 more tasks") {
+		t.Fatalf("digest:\n%s", got)
 	}
 }
