@@ -15,7 +15,7 @@ import (
 	"github.com/jonboulle/clockwork"
 )
 
-// Documented limits of each robot (see the research notes in the README).
+// Documented limits of each robot, from its own documentation.
 var (
 	dingTalkLimits = []Limit{{N: 20, Per: 60e9}}
 	weComLimits    = []Limit{{N: 20, Per: 60e9}}
