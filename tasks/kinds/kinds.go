@@ -58,9 +58,9 @@ func New(cfg Config, log *slog.Logger) (*Kinds, error) {
 	}
 	k := &Kinds{
 		cfg: cfg, collect: collect, log: log,
-		logs:  newLogFiles(logDir, cfg.Shell.LogMaxBytes, cfg.Shell.LogKeep),
+		logs:   newLogFiles(logDir, cfg.Shell.LogMaxBytes, cfg.Shell.LogKeep),
 		redact: redactSet(cfg.HTTP.RedactHeaders),
-		pools: map[string]*sqlx.DB{},
+		pools:  map[string]*sqlx.DB{},
 	}
 	k.client = k.newHTTPClient()
 	return k, nil

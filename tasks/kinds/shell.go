@@ -50,6 +50,8 @@ func (a *ShellArgs) UnmarshalJSON(b []byte) error {
 	for i, item := range items {
 		var s string
 		switch {
+		case string(item) == "null":
+			return fmt.Errorf("value %d: want a string, number or boolean, got null", i+1)
 		case json.Unmarshal(item, &s) == nil:
 		case len(item) > 0 && (item[0] == '-' || item[0] >= '0' && item[0] <= '9'),
 			string(item) == "true", string(item) == "false":
