@@ -167,7 +167,7 @@ func (k *Kinds) checkURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w %q: %v", ErrBadURL, redactURL(raw), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("%w %q: want an absolute http:// or https:// URL with a host", ErrBadURL, u.Redacted())
+		return nil, fmt.Errorf("%w %q: want an absolute http:// or https:// URL with a host", ErrBadURL, redactURL(raw))
 	}
 	if !k.hostAllowed(u) {
 		return nil, fmt.Errorf("%w: %q (config key http.allow_hosts)", ErrHostNotAllowed, u.Host)
@@ -175,12 +175,19 @@ func (k *Kinds) checkURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// redactURL hides the password of a URL that does not parse.
+// redactURL hides the user information of a URL as written, which may
+// not parse: what stands before the last "@" of the authority.
 func redactURL(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "xxxxx" + raw[i:]
-		}
+	j := strings.Index(raw, "://")
+	if j < 0 {
+		return raw
+	}
+	auth := raw[j+3:]
+	if end := strings.IndexAny(auth, "/?#"); end >= 0 {
+		auth = auth[:end]
+	}
+	if at := strings.LastIndex(auth, "@"); at >= 0 {
+		return raw[:j+3] + "xxxxx" + raw[j+3+at:]
 	}
 	return raw
 }
