@@ -5,14 +5,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
-	_ "modernc.org/sqlite" // the "sqlite" driver
+	"modernc.org/sqlite" // and the "sqlite" driver
 
 	"taskrunner/libs/mysqlpool"
 	"taskrunner/tasks"
@@ -106,6 +108,9 @@ func (k *Kinds) SQL(ctx context.Context, run *tasks.Run, args SQLArgs) error {
 		err = tx.Commit()
 	}
 	if err != nil {
+		if refusedWrite(err) {
+			return inputError(fmt.Errorf("sql: %w %q: the database refused it: %v", ErrReadOnly, o.Datasource, err))
+		}
 		return fmt.Errorf("sql: datasource %q: %w", o.Datasource, err)
 	}
 	run.Printf("in %s\n", time.Since(start).Round(time.Millisecond))
@@ -229,4 +234,18 @@ func openSQLite(ctx context.Context, path string, readOnly bool) (*sqlx.DB, erro
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// refusedWrite reports whether the database refused a write as read-only:
+// one the keyword check let through (a stored function that writes).
+func refusedWrite(err error) bool {
+	var me *mysql.MySQLError
+	var se *sqlite.Error
+	switch {
+	case errors.As(err, &me):
+		return me.Number == 1792 // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+	case errors.As(err, &se):
+		return se.Code()&0xff == 8 // SQLITE_READONLY, and its extended codes
+	}
+	return false
 }
