@@ -9,14 +9,18 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"taskrunner/api"
+	"taskrunner/libs/redispool"
 	"taskrunner/tasks"
 	"taskrunner/tasks/cron"
 	"taskrunner/tasks/date"
+	"taskrunner/tasks/edits"
 	"taskrunner/tasks/engine"
 	"taskrunner/tasks/interval"
+	"taskrunner/tasks/kinds"
 	"taskrunner/tasks/metrics"
 )
 
@@ -52,7 +56,12 @@ func daemon(confDir string, stdout io.Writer) error {
 		}
 	}
 	reg := tasks.NewRegistry()
-	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register} {
+	builtin, err := kinds.New(a.cfg.Kinds, a.log)
+	if err != nil {
+		return err
+	}
+	defer builtin.Close()
+	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register, builtin.Register} {
 		if err := register(reg); err != nil {
 			return err
 		}
@@ -67,7 +76,7 @@ func daemon(confDir string, stdout io.Writer) error {
 		"sync_interval", a.cfg.Common.Scheduler.SyncInterval)
 	served := make(chan error, 1)
 	if a.cfg.API.Addr != "" {
-		if err := serveAPI(ctx, a, eng, m.Handler(), stdout, served); err != nil {
+		if err := serveAPI(ctx, a, eng, editBus(ctx, a, eng), m.Handler(), stdout, served); err != nil {
 			return err
 		}
 	} else {
@@ -84,7 +93,7 @@ func daemon(confDir string, stdout io.Writer) error {
 // serves the API until ctx ends, reporting its end on done. With
 // token_file set, the first start creates the local admin token and
 // prints it once on stdout, not in the log.
-func serveAPI(ctx context.Context, a *app, eng *engine.Engine, metricsHandler http.Handler, stdout io.Writer, done chan<- error) error {
+func serveAPI(ctx context.Context, a *app, eng *engine.Engine, bus *edits.Bus, metricsHandler http.Handler, stdout io.Writer, done chan<- error) error {
 	cfg := a.cfg.API
 	if cfg.TokenFile != "" {
 		tok, created, err := api.LocalToken(cfg.TokenFile)
@@ -97,7 +106,11 @@ func serveAPI(ctx context.Context, a *app, eng *engine.Engine, metricsHandler ht
 				"(admin; shown once, only its SHA-256 is kept in %s)\n", cfg.Addr, created, cfg.TokenFile)
 		}
 	}
-	srv, err := api.New(api.Options{Config: cfg, DB: a.db, Engine: eng, Log: a.log, Metrics: metricsHandler})
+	opts := api.Options{Config: cfg, DB: a.db, Engine: eng, Log: a.log, Metrics: metricsHandler}
+	if bus != nil {
+		opts.Edited = bus.Publish
+	}
+	srv, err := api.New(opts)
 	if err != nil {
 		return err
 	}
@@ -108,4 +121,25 @@ func serveAPI(ctx context.Context, a *app, eng *engine.Engine, metricsHandler ht
 	a.log.Info("api serving", "addr", l.Addr().String(), "tokens", len(cfg.Tokens))
 	go func() { done <- srv.Serve(ctx, l) }()
 	return nil
+}
+
+// editBus, with Redis configured, tells the other replicas of the edits
+// made through this one's API, and applies theirs here. Without Redis,
+// or when it does not answer at start, edits reach the other replicas at
+// their next sync.
+func editBus(ctx context.Context, a *app, eng *engine.Engine) *edits.Bus {
+	if !a.cfg.Redis.Enabled() {
+		return nil
+	}
+	rdb, err := redispool.Open(ctx, a.cfg.Redis)
+	if err != nil {
+		a.log.Warn("redis unreachable: API edits reach the other replicas at their next sync", "error", err)
+		return nil
+	}
+	bus := edits.New(rdb, a.cfg.Redis.Prefix, uuid.NewString(), a.log)
+	if err := bus.Listen(ctx, eng.Reload); err != nil {
+		a.log.Warn("redis: edits of the other replicas are applied at the next sync", "error", err)
+	}
+	context.AfterFunc(ctx, func() { _ = rdb.Close() })
+	return bus
 }

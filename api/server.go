@@ -52,6 +52,10 @@ type Options struct {
 	Metrics http.Handler
 	// Now is the clock of audit times and previews. Defaults to time.Now.
 	Now func() time.Time
+	// Edited, when not nil, is told of every task row an edit changed,
+	// once this replica applied it: it tells the other replicas (Redis
+	// pub/sub), which otherwise apply it at their next sync.
+	Edited func(ctx context.Context, ids ...int64)
 }
 
 // Server serves the API. Build it with New.
@@ -62,6 +66,7 @@ type Server struct {
 	log    *slog.Logger
 	keys   *keyring
 	now    func() time.Time
+	edited func(ctx context.Context, ids ...int64)
 	routes []route
 	mux    *http.ServeMux
 }
@@ -84,7 +89,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &Server{cfg: o.Config, db: o.DB, eng: o.Engine, log: o.Log.With("component", "api"), keys: keys, now: o.Now}
+	s := &Server{cfg: o.Config, db: o.DB, eng: o.Engine, log: o.Log.With("component", "api"), keys: keys, now: o.Now, edited: o.Edited}
 	if s.now == nil {
 		s.now = time.Now
 	}

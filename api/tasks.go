@@ -79,13 +79,7 @@ func etag(t models.Task) string {
 }
 
 // definition is what the audit keeps of a row: the user's columns.
-func definition(t models.Task) string {
-	b, _ := json.Marshal(map[string]any{
-		"task_key": t.Key, "desc": t.Desc, "execute_func": t.Func, "trigger": t.Trigger, "spec": t.Spec,
-		"args": t.Args, "is_valid": t.IsValid, "extra": rawJSON(t.Extra),
-	})
-	return string(b)
-}
+func definition(t models.Task) string { return models.TaskDefinition(t) }
 
 // taskIn is a create or update body; an absent field keeps its value
 // (an update) or its default (a create).
@@ -353,6 +347,9 @@ func (s *Server) write(r *http.Request, id int64, change func(tx *models.Tx) (ac
 	if err := s.eng.Reload(ctx, id); err != nil {
 		s.log.Warn("written, not applied yet: the next sync applies it", "task_id", id, "error", err)
 		msg = "saved; not applied yet (" + err.Error() + "): the next sync applies it"
+	}
+	if s.edited != nil {
+		s.edited(ctx, id)
 	}
 	if action == models.AuditDelete {
 		return result{status: http.StatusOK, data: map[string]any{"id": id, "deleted": true}, msg: msg}, nil

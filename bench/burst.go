@@ -56,7 +56,10 @@ func burst(ctx context.Context, args []string) error {
 			return err
 		}
 		cfg := engine.DefaultConfig()
-		cfg.SyncInterval, cfg.ClaimAhead, cfg.MaxConcurrentRuns = 10*time.Second, *ahead, *maxRuns
+		cfg.SyncInterval, cfg.ClaimAhead = 10*time.Second, *ahead
+		if *maxRuns > 0 {
+			cfg.MaxConcurrentRuns = *maxRuns
+		}
 		e, err := newEngine(pool, log, cfg)
 		if err != nil {
 			cancel()

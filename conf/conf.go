@@ -16,6 +16,7 @@ import (
 	"taskrunner/libs/redispool"
 	"taskrunner/libs/tomlconf"
 	"taskrunner/tasks/engine"
+	"taskrunner/tasks/kinds"
 )
 
 // Environments, chosen by APP_ENV.
@@ -46,6 +47,7 @@ type Config struct {
 	MySQL  mysqlpool.Config
 	Redis  redispool.Config
 	API    api.Config
+	Kinds  kinds.Config
 }
 
 func defaults() Config {
@@ -58,6 +60,7 @@ func defaults() Config {
 		MySQL:  mysqlpool.DefaultConfig(),
 		Redis:  redispool.DefaultConfig(),
 		API:    api.DefaultConfig(),
+		Kinds:  kinds.DefaultConfig(),
 	}
 }
 
@@ -104,6 +107,12 @@ func Load(dir, env string) (*Config, error) {
 		return nil, err
 	}
 	if key, err := c.API.Validate(); err != nil {
+		return nil, src.Errorf(key, "%v", err)
+	}
+	if src, err = load("kinds", &c.Kinds); err != nil {
+		return nil, err
+	}
+	if key, err := c.Kinds.Validate(); err != nil {
 		return nil, src.Errorf(key, "%v", err)
 	}
 	return &c, nil

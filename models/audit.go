@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -87,4 +89,51 @@ func ListAudit(ctx context.Context, q Querier, f AuditFilter) ([]Audit, error) {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
+}
+
+// TaskDefinition is what the audit keeps of a row: the user's columns,
+// as a JSON object (extra as JSON when it is, else as a string).
+func TaskDefinition(t Task) string {
+	extra := json.RawMessage(t.Extra)
+	if strings.TrimSpace(t.Extra) == "" || !json.Valid(extra) {
+		extra, _ = json.Marshal(t.Extra)
+	}
+	b, _ := json.Marshal(map[string]any{
+		"task_key": t.Key, "desc": t.Desc, "execute_func": t.Func, "trigger": t.Trigger, "spec": t.Spec,
+		"args": t.Args, "is_valid": t.IsValid, "extra": extra,
+	})
+	return string(b)
+}
+
+// InsertAuditOnce records a change unless the task's latest audit row
+// already says it (the same action and definition after): a change made
+// through the API or the CLI was audited there, and replicas noticing one
+// raw edit record it once. The task's row, when there is one, is locked
+// meanwhile, so two replicas check one after the other. It reports
+// whether it wrote the row.
+func InsertAuditOnce(ctx context.Context, db *DB, a Audit) (bool, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	lock := " FOR UPDATE"
+	if tx.Dialect().sqlite {
+		lock = "" // one writer at a time
+	}
+	var n int
+	if err := tx.QueryRowxContext(ctx, "SELECT COUNT(*) FROM task WHERE id = ?"+lock, a.TaskID).Scan(&n); err != nil {
+		return false, fmt.Errorf("audit of task %d: %w", a.TaskID, err)
+	}
+	var last []Audit
+	if err := sqlx.SelectContext(ctx, tx, &last, "SELECT "+auditColumns+" FROM audit WHERE task_id = ? ORDER BY id DESC LIMIT 1", a.TaskID); err != nil {
+		return false, fmt.Errorf("audit of task %d: %w", a.TaskID, err)
+	}
+	if len(last) == 1 && last[0].Action == a.Action && last[0].After == a.After {
+		return false, nil
+	}
+	if _, err := InsertAudit(ctx, tx, a); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
 }

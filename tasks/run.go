@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,10 @@ type Run struct {
 	ScheduledAt time.Time // the fire time this run is for, UTC
 	Attempt     int       // 1, then 2.. for retries
 	Logger      *slog.Logger
+	// Extra is the row's extra column (a JSON object, or empty): the
+	// engine's keys and the function's own options, such as a built-in
+	// kind's url or script (see tasks/kinds).
+	Extra json.RawMessage
 
 	out boundedBuffer
 }

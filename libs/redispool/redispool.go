@@ -11,7 +11,7 @@ import (
 
 // Config is redis.toml.
 type Config struct {
-	Addr     string `toml:"addr"`     // host:port. Defaults to 127.0.0.1:6379.
+	Addr     string `toml:"addr"`     // host:port; empty: no Redis. Defaults to 127.0.0.1:6379.
 	Password string `toml:"password"` // Defaults to empty.
 	DB       int    `toml:"db"`       // Database number. Defaults to 0.
 	Prefix   string `toml:"prefix"`   // Prefix of every key. Defaults to taskrunner.
@@ -22,6 +22,9 @@ func DefaultConfig() Config { return Config{Addr: "127.0.0.1:6379", Prefix: "tas
 
 // Validate reports the first bad key, by its toml name.
 func (c Config) Validate() (key string, err error) {
+	if c.Addr == "" {
+		return "", nil // Redis is off
+	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return "addr", fmt.Errorf("want host:port, got %q", c.Addr)
 	}
@@ -33,6 +36,9 @@ func (c Config) Validate() (key string, err error) {
 	}
 	return "", nil
 }
+
+// Enabled reports whether Redis is configured.
+func (c Config) Enabled() bool { return c.Addr != "" }
 
 // Open returns a client and checks it with a ping bounded by ctx.
 func Open(ctx context.Context, c Config) (*redis.Client, error) {

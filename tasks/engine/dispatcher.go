@@ -199,7 +199,7 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 		}
 		m := members[i]
 		jobs = append(jobs, Job{
-			RunID: id, TraceID: claims[i].TraceID, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args,
+			RunID: id, TraceID: claims[i].TraceID, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args, Extra: m.extra(),
 			ScheduledAt: at, Source: source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: owner, DoneStatus: doneStatus,
 		})
 	}

@@ -237,3 +237,41 @@ func TestEngine_Backfill(t *testing.T) {
 		}
 	})
 }
+
+// A raw edit of the task table, noticed by a sync, is audited once
+// (source sql, before and after), however many syncs see it; a change
+// already audited (by the API or the CLI) is not audited again.
+func TestEngine_RawEditsAudited(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		id := h.insert("edited", "interval", "5", "record", "", "")
+		h.sync() // the first sync knows no before: nothing audited
+		h.exec("UPDATE task SET spec = '7' WHERE id = ?", id)
+		h.sync()
+		h.sync()
+		audits, err := models.ListAudit(t.Context(), db, models.AuditFilter{TaskID: id, Limit: 10})
+		must(t, err)
+		if len(audits) != 1 || audits[0].Source != models.AuditSourceSQL || audits[0].Action != models.AuditUpdate ||
+			!strings.Contains(string(audits[0].Before), `"spec":"5"`) || !strings.Contains(string(audits[0].After), `"spec":"7"`) {
+			t.Fatalf("audit %+v", audits)
+		}
+		// Audited already (as the API does, in the edit's transaction).
+		h.exec("UPDATE task SET is_valid = 0 WHERE id = ?", id)
+		row := h.task(id)
+		_, err = models.InsertAudit(t.Context(), db, models.Audit{At: start, Actor: "admin-bot", Source: models.AuditSourceAPI,
+			Action: models.AuditDisable, TaskID: id, TaskKey: "edited", Before: audits[0].After, After: models.NullString(models.TaskDefinition(row))})
+		must(t, err)
+		h.sync()
+		h.exec("DELETE FROM task WHERE id = ?", id)
+		h.sync()
+		audits, err = models.ListAudit(t.Context(), db, models.AuditFilter{TaskID: id, Limit: 10})
+		must(t, err)
+		var got []string
+		for _, a := range audits {
+			got = append(got, a.Source+" "+a.Action)
+		}
+		if strings.Join(got, ",") != "sql delete,api disable,sql update" {
+			t.Fatalf("audit %v", got)
+		}
+	})
+}

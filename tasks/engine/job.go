@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,8 @@ type Job struct {
 	TaskKey     string     `json:"task_key"`
 	Func        string     `json:"func"`
 	Args        tasks.Args `json:"args"`
+	// Extra is the row's extra column: options of the task's kind.
+	Extra       json.RawMessage `json:"extra,omitempty"`
 	ScheduledAt time.Time  `json:"scheduled_at"`
 	Source      string     `json:"source"`
 	Attempt     int        `json:"attempt"`

@@ -240,7 +240,7 @@ type prepared struct {
 
 func (r *Runner) prepare(job Job) prepared {
 	run := tasks.NewRun(r.outputLimit)
-	run.TaskID, run.TaskKey, run.Args = job.TaskID, job.TaskKey, job.Args
+	run.TaskID, run.TaskKey, run.Args, run.Extra = job.TaskID, job.TaskKey, job.Args, job.Extra
 	run.ExecID, run.TraceID, run.ScheduledAt, run.Attempt = job.RunID, job.TraceID, job.ScheduledAt, job.Attempt
 	run.Logger = slog.New(runHandler{Handler: r.log.Handler(), taskKey: job.TaskKey, traceID: job.TraceID, execID: job.RunID})
 	fn, _ := r.reg.Lookup(job.Func)

@@ -213,6 +213,7 @@ func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport
 	if err := s.commit(ctx, &ch); err != nil {
 		return rep, err
 	}
+	s.audit(ctx, ch.audits)
 	s.since = stats.Now
 	s.synced = true
 	if full {
@@ -276,7 +277,58 @@ func (s *syncer) Reload(ctx context.Context, ids ...int64) error {
 		}
 	}
 	s.remove(gone, &ch)
-	return s.commit(ctx, &ch)
+	if err := s.commit(ctx, &ch); err != nil {
+		return err
+	}
+	s.audit(ctx, ch.audits)
+	return nil
+}
+
+// noteChange notes a change of a row's definition for the audit log:
+// old nil is a new row, t nil a deleted one. Called with the table's mu
+// held.
+func (s *syncer) noteChange(old *entry, t *models.Task, now time.Time, ch *changes) {
+	a := models.Audit{At: now.UTC(), Actor: "sql", Source: models.AuditSourceSQL}
+	switch {
+	case old == nil:
+		a.Action, a.TaskID, a.TaskKey = models.AuditCreate, t.ID, t.Key
+	case t == nil:
+		a.Action, a.TaskID, a.TaskKey = models.AuditDelete, old.task.ID, old.task.Key
+	default:
+		a.TaskID, a.TaskKey = t.ID, t.Key
+		switch {
+		case old.task.IsValid == 1 && t.IsValid != 1:
+			a.Action = models.AuditDisable
+		case old.task.IsValid != 1 && t.IsValid == 1:
+			a.Action = models.AuditEnable
+		default:
+			a.Action = models.AuditUpdate
+		}
+	}
+	if old != nil {
+		a.Before = models.NullString(models.TaskDefinition(old.task))
+	}
+	if t != nil {
+		a.After = models.NullString(models.TaskDefinition(*t))
+	}
+	if a.Before == a.After {
+		return // applied again, not changed
+	}
+	ch.audits = append(ch.audits, a)
+}
+
+// audit records the definition changes a sync found that no surface
+// audited: raw edits of the table. A failure is logged; the sync goes on.
+func (s *syncer) audit(ctx context.Context, audits []models.Audit) {
+	for _, a := range audits {
+		wrote, err := models.InsertAuditOnce(ctx, s.db, a)
+		switch {
+		case err != nil:
+			s.log.Warn("raw edit not audited", "task_key", a.TaskKey, "task_id", a.TaskID, "action", a.Action, "error", err)
+		case wrote:
+			s.log.Info("raw edit of the task table audited", "task_key", a.TaskKey, "task_id", a.TaskID, "action", a.Action)
+		}
+	}
 }
 
 // remove forgets deleted rows and returns how many it knew.
@@ -286,6 +338,9 @@ func (s *syncer) remove(ids []int64, ch *changes) int {
 	n := 0
 	for _, id := range ids {
 		if old := s.tab.entries[id]; old != nil {
+			if s.synced {
+				s.noteChange(old, nil, s.clock.Now(), ch)
+			}
 			s.log.Info("task removed: row deleted", "task_key", old.task.Key, "task_id", id)
 			s.detach(old, ch)
 			s.tab.drop(id)
@@ -303,6 +358,10 @@ type changes struct {
 	added  []*group
 	maybe  map[string]*group // groups a detach emptied
 	writes map[models.TaskState][]int64
+	// audits are the definition changes this sync found, for the audit
+	// log: those made through the API or the CLI are there already; the
+	// rest were raw edits of the table.
+	audits []models.Audit
 }
 
 func (c *changes) write(st models.TaskState, id int64) {
@@ -480,6 +539,9 @@ func (s *syncer) apply(t models.Task, now time.Time, ch *changes) bool {
 	}
 	if old != nil {
 		s.detach(old, ch)
+	}
+	if s.synced {
+		s.noteChange(old, &t, now, ch)
 	}
 	ne := s.build(t, h, ch, now)
 	if ne.err == "" && !ne.done && t.IsValid == 1 {

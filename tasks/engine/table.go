@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -22,6 +23,14 @@ type entry struct {
 	group *group
 	err   string // why the row is not scheduled
 	done  bool   // a date task with no fire time left
+}
+
+// extra returns the row's extra for the job, nil when empty.
+func (e *entry) extra() json.RawMessage {
+	if e.task.Extra == "" || e.task.Extra == "{}" {
+		return nil
+	}
+	return json.RawMessage(e.task.Extra)
 }
 
 // table is the schedule as applied: the rows by id, the groups they
