@@ -19,8 +19,11 @@ func localConf(t *testing.T, edits ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "local"), 0o755))
-	for _, name := range []string{"common", "logger", "mysql", "redis", "api"} {
-		b, err := os.ReadFile(filepath.Join("conf", "local", name+".toml"))
+	files, err := filepath.Glob(filepath.Join("conf", "local", "*.toml"))
+	must(t, err)
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".toml")
+		b, err := os.ReadFile(file)
 		must(t, err)
 		text := string(b)
 		if name == "common" {

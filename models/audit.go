@@ -1,9 +1,11 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,35 +107,76 @@ func TaskDefinition(t Task) string {
 	return string(b)
 }
 
-// InsertAuditOnce records a change unless the task's latest audit row
-// already says it (the same action and definition after): a change made
-// through the API or the CLI was audited there, and replicas noticing one
-// raw edit record it once. The task's row, when there is one, is locked
-// meanwhile, so two replicas check one after the other. It reports
-// whether it wrote the row.
-func InsertAuditOnce(ctx context.Context, db *DB, a Audit) (bool, error) {
+// InsertAuditsOnce records changes, leaving out each one the task's
+// latest audit row already says (the same action and definition after):
+// a change made through the API or the CLI was audited there, and the
+// replicas noticing one raw edit record it once. The tasks' rows that
+// still exist are locked meanwhile (in id order), so two replicas check
+// one after the other. Four statements for up to 500 changes. It returns
+// how many rows it wrote.
+func InsertAuditsOnce(ctx context.Context, db *DB, audits []Audit) (int, error) {
+	slices.SortFunc(audits, func(a, b Audit) int { return cmp.Compare(a.TaskID, b.TaskID) })
+	written := 0
+	for _, part := range chunks(audits, inList) {
+		n, err := insertAuditsOnce(ctx, db, part)
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+func insertAuditsOnce(ctx context.Context, db *DB, audits []Audit) (int, error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	lock := " FOR UPDATE"
+	ids := make([]int64, len(audits))
+	for i, a := range audits {
+		ids[i] = a.TaskID
+	}
+	lock := " ORDER BY id FOR UPDATE"
 	if tx.Dialect().sqlite {
 		lock = "" // one writer at a time
 	}
-	var n int
-	if err := tx.QueryRowxContext(ctx, "SELECT COUNT(*) FROM task WHERE id = ?"+lock, a.TaskID).Scan(&n); err != nil {
-		return false, fmt.Errorf("audit of task %d: %w", a.TaskID, err)
+	var locked []int64
+	if err := selectIn(ctx, tx, &locked, "SELECT id FROM task WHERE id IN (?)"+lock, ids); err != nil {
+		return 0, fmt.Errorf("audit: lock tasks: %w", err)
 	}
 	var last []Audit
-	if err := sqlx.SelectContext(ctx, tx, &last, "SELECT "+auditColumns+" FROM audit WHERE task_id = ? ORDER BY id DESC LIMIT 1", a.TaskID); err != nil {
-		return false, fmt.Errorf("audit of task %d: %w", a.TaskID, err)
+	if err := selectIn(ctx, tx, &last, "SELECT "+auditColumns+" FROM audit WHERE id IN "+
+		"(SELECT MAX(id) FROM audit WHERE task_id IN (?) GROUP BY task_id)", ids); err != nil {
+		return 0, fmt.Errorf("audit: read the latest: %w", err)
 	}
-	if len(last) == 1 && last[0].Action == a.Action && last[0].After == a.After {
-		return false, nil
+	latest := make(map[int64]Audit, len(last))
+	for _, a := range last {
+		latest[a.TaskID] = a
 	}
-	if _, err := InsertAudit(ctx, tx, a); err != nil {
-		return false, err
+	b := newValuesBuilder(tx, "INSERT INTO audit (at, actor, source, remote, action, task_id, task_key, before_json, after_json) VALUES ", len(audits), 400)
+	for _, a := range audits {
+		if l, ok := latest[a.TaskID]; ok && l.Action == a.Action && l.After == a.After {
+			continue
+		}
+		latest[a.TaskID] = a
+		b.row()
+		b.time(a.At)
+		b.word(a.Actor)
+		b.word(a.Source)
+		b.word(truncate(a.Remote, 64))
+		b.word(a.Action)
+		b.int(a.TaskID)
+		b.word(a.TaskKey)
+		b.nullText(string(a.Before))
+		b.nullText(string(a.After))
 	}
-	return true, tx.Commit()
+	if b.rows == 0 {
+		return 0, nil
+	}
+	b.endRows()
+	if err := b.exec(ctx, tx); err != nil {
+		return 0, fmt.Errorf("audit %d changes: %w", b.rows, err)
+	}
+	return b.rows, tx.Commit()
 }

@@ -129,28 +129,8 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 		d.fireFailed(members, at, err)
 		return fireResult{err: err}
 	}
-	owner, now := d.owner(), d.clock.Now()
-	claims := make([]models.Claim, len(members))
-	replaces := map[int][]models.RunningRun{}
-	for i, m := range members {
-		c := models.Claim{
-			TaskID: m.task.ID, TaskKey: m.task.Key, ScheduledAt: at, Attempt: 1, Source: source,
-			TraceID: uuid.NewString(), Host: d.host, Owner: owner, StartedAt: now,
-		}
-		if rs := running[m.task.ID]; len(rs) > 0 {
-			switch m.opts.Overlap {
-			case OverlapForbid:
-				c.Status, c.Error = models.RunSkipped, fmt.Sprintf("run %d is still running (overlap forbid)", rs[0].ID)
-			case OverlapReplace:
-				replaces[i] = rs
-			case OverlapAllow:
-				if len(rs) >= m.opts.MaxParallel {
-					c.Status, c.Error = models.RunSkipped, fmt.Sprintf("%d runs are still running (overlap allow, max_parallel %d)", len(rs), m.opts.MaxParallel)
-				}
-			}
-		}
-		claims[i] = c
-	}
+	owner := d.owner()
+	claims, replaces := d.claimsFor(members, running, at, source, owner)
 	var ids []int64
 	claimStart := d.clock.Now()
 	err = onConflictRepeat(func() (err error) {
@@ -182,27 +162,9 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	if source != models.SourceManual && source != models.SourceBackfill { // not the schedule's own fire
 		markLater = d.markFired(ctx, g, fired, at, next)
 	}
-	doneStatus := models.TaskReady
-	if next.IsZero() {
-		doneStatus = models.TaskDone
-	}
+	jobs, replaced := jobsFor(members, claims, ids, replaces, next)
 	// Claimed ahead: the runs are handed over now and released together
 	// at their time.
-	var jobs []Job
-	var replaced [][2]int64 // old run, new run
-	for i, id := range ids {
-		if id == 0 || claims[i].Status == models.RunSkipped {
-			continue
-		}
-		for _, old := range replaces[i] {
-			replaced = append(replaced, [2]int64{old.ID, id})
-		}
-		m := members[i]
-		jobs = append(jobs, Job{
-			RunID: id, TraceID: claims[i].TraceID, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args, Extra: m.extra(),
-			ScheduledAt: at, Source: source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: owner, DoneStatus: doneStatus,
-		})
-	}
 	gate := NewGate()
 	res.done = d.exec.Execute(ctx, jobs, gate)
 	started := make([]int64, len(jobs))
@@ -227,6 +189,69 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	d.waitUntil(at, len(jobs) >= spinRuns)
 	gate.Release()
 	res.ids = started
+	d.afterRelease(markLater, startID, res.done)
+	for _, r := range replaced {
+		d.closeRun(ctx, r[0], fmt.Sprintf("replaced by run %d (overlap replace)", r[1]))
+	}
+	return res
+}
+
+// claimsFor builds a fire's claims, one per member, applying each one's
+// overlap policy to its running runs: a forbidden overlap is claimed as
+// skipped, with the reason; runs to replace are returned by member.
+func (d *dispatcher) claimsFor(members []*entry, running map[int64][]models.RunningRun, at time.Time, source, owner string) ([]models.Claim, map[int][]models.RunningRun) {
+	now := d.clock.Now()
+	claims := make([]models.Claim, len(members))
+	replaces := map[int][]models.RunningRun{}
+	for i, m := range members {
+		c := models.Claim{
+			TaskID: m.task.ID, TaskKey: m.task.Key, ScheduledAt: at, Attempt: 1, Source: source,
+			TraceID: uuid.NewString(), Host: d.host, Owner: owner, StartedAt: now,
+		}
+		if rs := running[m.task.ID]; len(rs) > 0 {
+			switch m.opts.Overlap {
+			case OverlapForbid:
+				c.Status, c.Error = models.RunSkipped, fmt.Sprintf("run %d is still running (overlap forbid)", rs[0].ID)
+			case OverlapReplace:
+				replaces[i] = rs
+			case OverlapAllow:
+				if len(rs) >= m.opts.MaxParallel {
+					c.Status, c.Error = models.RunSkipped, fmt.Sprintf("%d runs are still running (overlap allow, max_parallel %d)", len(rs), m.opts.MaxParallel)
+				}
+			}
+		}
+		claims[i] = c
+	}
+	return claims, replaces
+}
+
+// jobsFor makes a job of each claim this replica won and did not skip,
+// and pairs each run to replace with the run replacing it.
+func jobsFor(members []*entry, claims []models.Claim, ids []int64, replaces map[int][]models.RunningRun, next time.Time) (jobs []Job, replaced [][2]int64) {
+	doneStatus := models.TaskReady
+	if next.IsZero() {
+		doneStatus = models.TaskDone
+	}
+	for i, id := range ids {
+		if id == 0 || claims[i].Status == models.RunSkipped {
+			continue
+		}
+		for _, old := range replaces[i] {
+			replaced = append(replaced, [2]int64{old.ID, id})
+		}
+		m, c := members[i], claims[i]
+		jobs = append(jobs, Job{
+			RunID: id, TraceID: c.TraceID, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args, Extra: m.extra(),
+			ScheduledAt: c.ScheduledAt, Source: c.Source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: c.Owner, DoneStatus: doneStatus,
+		})
+	}
+	return jobs, replaced
+}
+
+// afterRelease writes, once the runs have started, a fast schedule's note
+// on its task rows, and, once they are all recorded, deletes their
+// run_start row.
+func (d *dispatcher) afterRelease(markLater func(), startID int64, done []<-chan struct{}) {
 	if markLater != nil {
 		d.bg.Add(1)
 		go func() {
@@ -237,24 +262,19 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 			markLater()
 		}()
 	}
-	if startID != 0 {
-		// The run_start row is needed until every run it covers is
-		// recorded.
-		d.bg.Add(1)
-		go func() {
-			defer d.bg.Done()
-			for _, c := range res.done {
-				<-c
-			}
-			if err := onConflictRepeat(func() error { return models.EndRunStart(context.Background(), d.db, startID) }); err != nil {
-				d.log.Warn("run_start row left behind; the rescuer deletes it", "error", err)
-			}
-		}()
+	if startID == 0 {
+		return
 	}
-	for _, r := range replaced {
-		d.closeRun(ctx, r[0], fmt.Sprintf("replaced by run %d (overlap replace)", r[1]))
-	}
-	return res
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		for _, c := range done {
+			<-c
+		}
+		if err := onConflictRepeat(func() error { return models.EndRunStart(context.Background(), d.db, startID) }); err != nil {
+			d.log.Warn("run_start row left behind; the rescuer deletes it", "error", err)
+		}
+	}()
 }
 
 // runningOf returns the running runs of the members whose overlap policy

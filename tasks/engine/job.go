@@ -15,17 +15,17 @@ import (
 // that cannot cross a process boundary (it encodes as JSON). Its row in
 // execute_task exists and says running, owned by Owner.
 type Job struct {
-	RunID       int64      `json:"run_id"` // execute_task.id
-	TraceID     string     `json:"trace_id"`
-	TaskID      int64      `json:"task_id"`
-	TaskKey     string     `json:"task_key"`
-	Func        string     `json:"func"`
-	Args        tasks.Args `json:"args"`
+	RunID   int64      `json:"run_id"` // execute_task.id
+	TraceID string     `json:"trace_id"`
+	TaskID  int64      `json:"task_id"`
+	TaskKey string     `json:"task_key"`
+	Func    string     `json:"func"`
+	Args    tasks.Args `json:"args"`
 	// Extra is the row's extra column: options of the task's kind.
 	Extra       json.RawMessage `json:"extra,omitempty"`
-	ScheduledAt time.Time  `json:"scheduled_at"`
-	Source      string     `json:"source"`
-	Attempt     int        `json:"attempt"`
+	ScheduledAt time.Time       `json:"scheduled_at"`
+	Source      string          `json:"source"`
+	Attempt     int             `json:"attempt"`
 	// FirstID is the run id of attempt 1 of the same fire; 0 for attempt 1.
 	FirstID int64 `json:"first_id,omitempty"`
 	// Timeout: the run's deadline is its start plus this; 0 means none.

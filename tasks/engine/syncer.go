@@ -173,30 +173,11 @@ func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport
 	// A count that differs from ours means rows were deleted (or added with
 	// an old update_at): only then read the ids.
 	if !full && int(stats.Count) != known {
-		ids, err := models.ListTaskIDs(ctx, s.db)
+		deleted, err := s.reconcileIDs(ctx, seen, now, &ch, &rep)
 		if err != nil {
-			return rep, fmt.Errorf("sync: read task ids: %w", err)
-		}
-		inDB := make(map[int64]bool, len(ids))
-		for _, id := range ids {
-			inDB[id] = true
-		}
-		var unknown []int64
-		s.tab.mu.Lock()
-		for id := range s.tab.entries {
-			if !inDB[id] {
-				gone = append(gone, id)
-			}
-		}
-		for _, id := range ids {
-			if s.tab.entries[id] == nil && !seen[id] {
-				unknown = append(unknown, id)
-			}
-		}
-		s.tab.mu.Unlock()
-		if err := s.applyByID(ctx, unknown, now, &ch, &rep); err != nil {
 			return rep, err
 		}
+		gone = append(gone, deleted...)
 	}
 	if len(again) > 0 && !full {
 		ids := make([]int64, 0, len(again))
@@ -227,6 +208,33 @@ func (s *syncer) syncOnce(ctx context.Context, again map[int64]bool) (SyncReport
 		s.caughtUp(rows, now)
 	}
 	return rep, nil
+}
+
+// reconcileIDs reads every id: it returns the known rows no longer in
+// the table, and applies the rows in it this sync did not read.
+func (s *syncer) reconcileIDs(ctx context.Context, seen map[int64]bool, now time.Time, ch *changes, rep *SyncReport) ([]int64, error) {
+	ids, err := models.ListTaskIDs(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("sync: read task ids: %w", err)
+	}
+	inDB := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		inDB[id] = true
+	}
+	var gone, unknown []int64
+	s.tab.mu.Lock()
+	for id := range s.tab.entries {
+		if !inDB[id] {
+			gone = append(gone, id)
+		}
+	}
+	for _, id := range ids {
+		if s.tab.entries[id] == nil && !seen[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	s.tab.mu.Unlock()
+	return gone, s.applyByID(ctx, unknown, now, ch, rep)
 }
 
 // applyByID reads the given rows and applies them.
@@ -320,14 +328,16 @@ func (s *syncer) noteChange(old *entry, t *models.Task, now time.Time, ch *chang
 // audit records the definition changes a sync found that no surface
 // audited: raw edits of the table. A failure is logged; the sync goes on.
 func (s *syncer) audit(ctx context.Context, audits []models.Audit) {
-	for _, a := range audits {
-		wrote, err := models.InsertAuditOnce(ctx, s.db, a)
-		switch {
-		case err != nil:
-			s.log.Warn("raw edit not audited", "task_key", a.TaskKey, "task_id", a.TaskID, "action", a.Action, "error", err)
-		case wrote:
-			s.log.Info("raw edit of the task table audited", "task_key", a.TaskKey, "task_id", a.TaskID, "action", a.Action)
-		}
+	if len(audits) == 0 {
+		return
+	}
+	n, err := models.InsertAuditsOnce(ctx, s.db, audits)
+	if err != nil {
+		s.log.Warn("raw edits not audited", "changes", len(audits), "error", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("raw edits of the task table audited", "changes", n)
 	}
 }
 
