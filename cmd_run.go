@@ -51,11 +51,9 @@ func daemon(confDir string, stdout io.Writer) error {
 			return err
 		}
 	}
-	reg := tasks.NewRegistry()
-	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register} {
-		if err := register(reg); err != nil {
-			return err
-		}
+	reg, err := registry()
+	if err != nil {
+		return err
 	}
 	m := metrics.New(a.db, metrics.Config{}, a.log)
 	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version), engine.WithObserver(m))
@@ -108,4 +106,17 @@ func serveAPI(ctx context.Context, a *app, eng *engine.Engine, metricsHandler ht
 	a.log.Info("api serving", "addr", l.Addr().String(), "tokens", len(cfg.Tokens))
 	go func() { done <- srv.Serve(ctx, l) }()
 	return nil
+}
+
+// registry holds the task functions of tasks/cron, tasks/date and
+// tasks/interval: the daemon runs them, and the CLI checks rows against
+// them as the engine would.
+func registry() (*tasks.Registry, error) {
+	reg := tasks.NewRegistry()
+	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register} {
+		if err := register(reg); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
 }
