@@ -55,16 +55,14 @@ func daemon(confDir string, stdout io.Writer) error {
 			return err
 		}
 	}
-	reg := tasks.NewRegistry()
 	builtin, err := kinds.New(a.cfg.Kinds, a.log)
 	if err != nil {
 		return err
 	}
 	defer builtin.Close()
-	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register, builtin.Register} {
-		if err := register(reg); err != nil {
-			return err
-		}
+	reg, err := registry(builtin)
+	if err != nil {
+		return err
 	}
 	m := metrics.New(a.db, metrics.Config{}, a.log)
 	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version), engine.WithObserver(m))
@@ -142,4 +140,24 @@ func editBus(ctx context.Context, a *app, eng *engine.Engine) *edits.Bus {
 	}
 	context.AfterFunc(ctx, func() { _ = rdb.Close() })
 	return bus
+}
+
+// registry holds the task functions of tasks/cron, tasks/date and
+// tasks/interval and the built-in kinds: the daemon runs them, and the
+// CLI checks rows against them as the engine would (with builtin nil:
+// the kinds with their default configuration, for their names and args).
+func registry(builtin *kinds.Kinds) (*tasks.Registry, error) {
+	if builtin == nil {
+		var err error
+		if builtin, err = kinds.New(kinds.DefaultConfig(), nil); err != nil {
+			return nil, err
+		}
+	}
+	reg := tasks.NewRegistry()
+	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register, builtin.Register} {
+		if err := register(reg); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
 }

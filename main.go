@@ -2,7 +2,9 @@
 //
 //	taskrunner [run]                                     run the daemon (APP_ENV selects conf/<env>/)
 //	taskrunner migrate                                   create or upgrade the tables, then exit
-//	taskrunner next --trigger T --spec S [-n 5] [--tz Z]  print a schedule's canonical form and next fire times
+//	taskrunner next <key> | --trigger T --spec S         print a schedule's canonical form and next fire times
+//	taskrunner tasks|runs|workers|audit|validate         read and edit the tables, or a daemon's API (--server)
+//	taskrunner trigger|backfill|kill                     act through a running daemon's API (--server)
 //	taskrunner version                                   print the version
 //
 // Each verb is built in its cmd_<verb>.go; this file wires the root
@@ -40,13 +42,13 @@ var schemaSQLite string
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "taskrunner:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
 // run executes the command line args (without the program name), writing
 // what it prints for people, help included, to stdout. An error is
-// returned, not printed.
+// returned, not printed; exitCode gives its exit status.
 func run(args []string, stdout io.Writer) error {
 	trigger.SetTextFunc(phrase.Parse)
 	root := newRootCmd()
@@ -70,14 +72,25 @@ func newRootCmd() *cobra.Command {
 every run in execute_task. Without a command it runs the daemon (see "run").
 
 APP_ENV (local, test or online; default local) selects conf/<APP_ENV>/.
-Exit status: 0 on success, --help and a clean shutdown; 1 on any error.`,
-		RunE:              runCmd.RunE,
-		SilenceErrors:     true, // main prints the error, once
-		SilenceUsage:      true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+
+tasks, runs, next <key>, validate, workers and audit read (and tasks edits)
+the database of --conf, or a running daemon's API with --server URL (or
+TASKRUNNER_SERVER) and --token (or TASKRUNNER_TOKEN); trigger, backfill and
+kill need --server. Tables for people, --json for scripts.
+
+Exit status: 0 success (also --help and a clean shutdown); 1 an error;
+2 bad usage (unknown command or flag, missing or extra argument, a bad
+flag value, --server missing where needed); 3 validate found bad rows.`,
+		RunE:          runCmd.RunE,
+		SilenceErrors: true, // main prints the error, once
+		SilenceUsage:  true,
 	}
 	root.PersistentFlags().StringVar(&g.confDir, "conf", "conf", "configuration directory holding <APP_ENV>/*.toml")
-	root.AddCommand(runCmd, newMigrateCmd(g), newNextCmd(g), newVersionCmd())
+	root.AddCommand(runCmd, newMigrateCmd(g), newNextCmd(g), newVersionCmd(),
+		newTasksCmd(g), newTriggerCmd(), newBackfillCmd(), newRunsCmd(g), newValidateCmd(g), newKillCmd(),
+		newWorkersCmd(g), newAuditCmd(g))
+	root.InitDefaultCompletionCmd() // cobra's completion verb: bash, zsh, fish, powershell
+	markRan(root)
 	root.SetUsageTemplate(usageTemplate)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
@@ -85,14 +98,35 @@ Exit status: 0 on success, --help and a clean shutdown; 1 on any error.`,
 	return root
 }
 
+// markRan marks the errors of every command's RunE as the command's own
+// (exit status 1 unless they say otherwise): whatever else cobra returns
+// is a command line it could not read (2).
+func markRan(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := run(cmd, args); err != nil {
+				return ranErr{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markRan(sub)
+	}
+}
+
 // usageTemplate is cobra's, but every command's help lists the root's
-// commands, so any --help shows what else there is.
+// commands, so any --help shows what else there is; a verb with
+// subcommands (tasks) lists its own first.
 const usageTemplate = `Usage:{{if .Runnable}}
   {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}
   {{.CommandPath}} [command]{{end}}{{if .HasExample}}
 
 Examples:
-{{.Example}}{{end}}
+{{.Example}}{{end}}{{if and .HasParent .HasAvailableSubCommands}}
+
+Subcommands:{{range .Commands}}{{if .IsAvailableCommand}}
+  {{rpad .Name .NamePadding}} {{.Short}}{{end}}{{end}}{{end}}
 
 Commands:{{range .Root.Commands}}{{if (or .IsAvailableCommand (eq .Name "help"))}}
   {{rpad .Name .NamePadding}} {{.Short}}{{end}}{{end}}{{if .HasAvailableLocalFlags}}

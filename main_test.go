@@ -129,13 +129,17 @@ func TestRun_Next(t *testing.T) {
 }
 
 // verbs are the commands every --help lists.
-var verbs = []string{"run", "migrate", "next", "version", "help"}
+var verbs = []string{"run", "migrate", "next", "version", "tasks", "trigger", "backfill", "runs", "validate", "kill", "workers", "audit", "completion", "help"}
 
 func TestRun_Help(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"help"},
 		{"run", "--help"}, {"migrate", "--help"}, {"next", "--help"}, {"version", "--help"},
 		{"next", "-h"}, {"help", "next"}, {"--conf", "nowhere", "run", "-h"},
+		{"tasks", "--help"}, {"tasks", "list", "--help"}, {"tasks", "show", "--help"}, {"tasks", "create", "--help"},
+		{"tasks", "edit", "--help"}, {"tasks", "enable", "--help"}, {"tasks", "disable", "--help"}, {"tasks", "delete", "--help"},
+		{"trigger", "--help"}, {"backfill", "--help"}, {"runs", "--help"}, {"validate", "--help"}, {"kill", "--help"},
+		{"workers", "--help"}, {"audit", "--help"}, {"completion", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer
@@ -164,7 +168,7 @@ func TestRun_BadCommandLine(t *testing.T) {
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"migrate", "now"}, `unknown command "now" for "taskrunner migrate"`},
 		{[]string{"next", "-n", "many", "--spec", "5"}, `invalid argument "many" for "-n, --count"`},
-		{[]string{"next"}, `required flag(s) "spec" not set`},
+		{[]string{"next"}, `give a task key, or --spec`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -189,8 +193,8 @@ func TestRun_Version(t *testing.T) {
 }
 
 // TestBinary_ExitStatus runs the built command: --help exits 0 and lists
-// the commands, a bad command line exits 1 naming what is wrong, and
-// version prints what -ldflags set.
+// the commands, a bad command line exits 2 naming what is wrong, a
+// failed command 1, and version prints what -ldflags set.
 func TestBinary_ExitStatus(t *testing.T) {
 	bin := build(t)
 	tests := []struct {
@@ -201,8 +205,12 @@ func TestBinary_ExitStatus(t *testing.T) {
 		{[]string{"--help"}, 0, "  next ", ""},
 		{[]string{"next", "--help"}, 0, "  migrate ", ""},
 		{[]string{"version"}, 0, "taskrunner v0.0.0-test\n", ""},
-		{[]string{"frobnicate"}, 1, "", `taskrunner: unknown command "frobnicate"`},
-		{[]string{"next", "--spec", "5", "--bogus"}, 1, "", "taskrunner: unknown flag: --bogus"},
+		{[]string{"--help"}, 0, "Exit status: 0 success", ""},
+		{[]string{"completion", "bash"}, 0, "bash completion", ""},
+		{[]string{"frobnicate"}, 2, "", `taskrunner: unknown command "frobnicate"`},
+		{[]string{"next", "--spec", "5", "--bogus"}, 2, "", "taskrunner: unknown flag: --bogus"},
+		{[]string{"trigger", "report"}, 2, "", "taskrunner: trigger needs a running daemon"},
+		{[]string{"next", "--spec", "61 * * * *"}, 1, "", "end of range"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
