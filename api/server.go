@@ -127,6 +127,8 @@ func (s *Server) routeTable(metrics http.Handler) []route {
 
 		{method: "GET", path: "/api/v1/replicas", role: RoleRead, h: s.listReplicas},
 		{method: "GET", path: "/api/v1/audit", role: RoleRead, h: s.listAudit},
+		{method: "GET", path: "/api/v1/stats/runs", role: RoleRead, h: s.runStats},
+		{method: "GET", path: "/api/v1/whoami", role: RoleRead, h: s.whoami},
 	}
 	if metrics != nil {
 		rs = append(rs, route{method: "GET", path: "/metrics", role: RoleRead, raw: metrics})
