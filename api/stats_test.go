@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +67,25 @@ func TestServer_RunStats(t *testing.T) {
 		}
 		f.call("GET", "/api/v1/stats/runs?hours=0", "read", nil).want(t, http.StatusBadRequest, "query hours")
 	})
+}
+
+// The console's files need no token; the API's data still does.
+func TestServer_Console(t *testing.T) {
+	f := setup(t, modelstest.SQLite(t))
+	for path, want := range map[string]string{"/console/": "text/html", "/console/app.js": "javascript", "/console/console.css": "text/css"} {
+		res, err := http.Get(f.ts.URL + path)
+		must(t, err)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), want) || res.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(f.ts.URL + "/")
+	must(t, err)
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/console/" {
+		t.Errorf("GET /: %d to %q, want 302 to /console/", res.StatusCode, res.Header.Get("Location"))
+	}
+	f.call("GET", "/api/v1/tasks", "", nil).want(t, http.StatusUnauthorized, "bearer")
 }
