@@ -2,7 +2,7 @@
 // with the columns that changed; of one task (#/audit?task_id=7) or all.
 import { get } from './api.js';
 import { t } from './i18n.js';
-import { fail, h, hashQuery, timeCell } from './dom.js';
+import { fail, fill, h, hashQuery, timeCell } from './dom.js';
 
 export async function render(view) {
   const taskID = hashQuery().get('task_id') || '';
@@ -17,7 +17,7 @@ export async function render(view) {
       more.hidden = !cursor;
     } catch (err) { fail(err); }
   };
-  view.replaceChildren(
+  fill(view,
     h('div.bar', {}, h('h1', {}, taskID ? t('audit.task', taskID) : t('audit.title')), h('span.grow'),
       taskID ? h('a.button', { href: '#/audit' }, t('audit.all')) : null,
       taskID ? h('a.button', { href: `#/tasks/${taskID}/runs` }, t('act.history')) : null),

@@ -22,6 +22,13 @@ export function h(sel, attrs, ...children) {
   return el;
 }
 
+// fill replaces el's children, skipping null, undefined and false as h does.
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;

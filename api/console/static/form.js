@@ -4,7 +4,7 @@
 // the keys of the user's own stay editable as raw JSON.
 import { ApiError, call, get } from './api.js';
 import { t } from './i18n.js';
-import { can, confirmDialog, fail, h, hashQuery, me, toast } from './dom.js';
+import { can, confirmDialog, fail, fill, h, hashQuery, me, toast } from './dom.js';
 
 // The engine's options in extra (README, "Options in extra"): kind and
 // default. Defaults marked config come from [scheduler] in common.toml.
@@ -87,7 +87,7 @@ export async function render(view, id) {
       h('fieldset.options', {}, h('legend', {}, t('form.options')), optFields,
         field('extra', raw, t('form.own')))),
     readOnly ? null : h('div.bar', {}, save, h('span.grow'), del));
-  view.replaceChildren(formEl);
+  fill(view, formEl);
   if (readOnly) formEl.querySelectorAll('input, select, textarea').forEach((el) => { el.disabled = true; });
 
   // The preview: debounced, and only the latest answer is drawn.

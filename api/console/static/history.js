@@ -3,7 +3,7 @@
 // running run, and a backfill previewed by a dry run first.
 import { call, get } from './api.js';
 import { t } from './i18n.js';
-import { ago, badge, can, fail, fmtMS, fmtTime, h, hashQuery, tail, timeCell, toast } from './dom.js';
+import { ago, badge, can, fail, fill, fmtMS, fmtTime, h, hashQuery, tail, timeCell, toast } from './dom.js';
 
 const STATUSES = ['running', 'success', 'failed', 'timeout', 'skipped', 'missed', 'pending', 'cancelled', 'interrupted', 'lost'];
 
@@ -47,10 +47,10 @@ export async function render(view, id) {
   };
   status.addEventListener('change', () => { location.replace(`#/tasks/${id}/runs${status.value ? '?status=' + status.value : ''}`); });
 
-  view.replaceChildren(
+  fill(view,
     h('div.bar', {},
       h('h1', {}, t('hist.title', task.task_key)), badge(task.status),
-      h('span.muted', {}, `${task.trigger} ${task.applied_spec || task.spec}`),
+      h('span.muted', {}, task.applied_spec || `${task.trigger} ${task.spec}`),
       h('span.grow'),
       can('operate') ? h('button#run-now', { onclick: async () => {
         try { const { data } = await call('POST', `/api/v1/tasks/${id}/trigger`); toast(t('tasks.ran', data)); load(true); } catch (err) { fail(err); }
@@ -106,7 +106,7 @@ function backfill(id) {
     try {
       const { data } = await call('POST', `/api/v1/tasks/${id}/backfill`, { query: { ...q(), dry_run: 'true' } });
       const times = data.times || [];
-      out.replaceChildren(h('p', {}, t('hist.plan', times.length, data.pending)),
+      fill(out, h('p', {}, t('hist.plan', times.length, data.pending)),
         h('ol.times', {}, times.slice(0, 50).map((x, i) => h('li', {}, fmtTime(x), data.done[i] ? h('span.muted', {}, ` · ${t('hist.done')}`) : null))),
         times.length > 50 ? h('p.muted', {}, '…') : null);
       runBtn.hidden = !data.pending;

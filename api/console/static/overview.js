@@ -3,7 +3,7 @@
 // the latest misfires and lost runs, and the live replicas and workers.
 import { get } from './api.js';
 import { t } from './i18n.js';
-import { ago, badge, fail, fmtMS, h, tail, timeCell } from './dom.js';
+import { ago, badge, fail, fill, fmtMS, h, tail, timeCell } from './dom.js';
 
 // The order of the stacked bars, bottom up, and their colours (also in
 // console.css for the badges).
@@ -26,7 +26,7 @@ export async function render(view) {
   const runList = (items) => items.length === 0 ? h('p.muted', {}, t('none')) : h('table.grid', {},
     h('tbody', {}, items.map((r) => h('tr', {}, h('td', {}, h('a', { href: `#/tasks/${r.task_id}/runs` }, r.task_key)),
       timeCell(r.scheduled_at), h('td', {}, badge(r.status)), h('td.tail', { title: r.error }, tail(r.error, 100))))));
-  view.replaceChildren(
+  fill(view,
     h('h1', {}, t('ov.title')),
     h('div.cards', {},
       card(t('ov.p50'), lat.p50_ms === null ? '–' : fmtMS(lat.p50_ms), t('ov.samples', lat.samples)),

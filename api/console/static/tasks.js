@@ -3,7 +3,7 @@
 // API's largest), in id order; the search narrows the rows loaded.
 import { call, get } from './api.js';
 import { t } from './i18n.js';
-import { badge, can, fail, h, hashQuery, me, timeCell, toast } from './dom.js';
+import { badge, can, fail, fill, h, hashQuery, me, timeCell, toast } from './dom.js';
 
 const PAGE = 1000;
 
@@ -25,7 +25,7 @@ export async function render(view) {
     h('thead', {}, h('tr', {}, ['key', 'desc', 'trigger', 'spec', 'enabled', 'next', 'last', 'actions'].map((c) => h('th', {}, t('col.' + c))))),
     tbody);
   const more = h('button#more', { hidden: true, onclick: () => load() }, t('more'));
-  view.replaceChildren(
+  fill(view,
     h('div.bar', {},
       h('h1', {}, t('tasks.title')),
       search,
@@ -107,7 +107,7 @@ function row(task, refresh) {
     h('td.spec', {}, spec),
     h('td', {}, h('span.enabled', { dataset: { on: task.is_valid ? '1' : '0' } }, task.is_valid ? t('yes') : t('no')), ' ', badge(task.status)),
     timeCell(task.next_fire_at),
-    h('td', {}, h('div', { title: task.last_fire_at || '' }, task.last_fire_at ? timeCell(task.last_fire_at).textContent : ''),
+    h('td', {}, h('div.when', { title: task.last_fire_at || '' }, task.last_fire_at ? timeCell(task.last_fire_at).textContent : ''),
       badge(task.last_status), task.last_error ? h('div.error.small', { title: task.last_error }, task.last_error.split('\n')[0].slice(0, 80)) : null),
     h('td.actions', {}, actions));
 }
