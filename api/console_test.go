@@ -38,7 +38,7 @@ func chromium(t *testing.T) string {
 }
 
 // browser starts a headless Chromium of 1280x800 and returns its
-// context, whose actions time out after 3 minutes.
+// context, whose actions time out after 5 minutes.
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -57,7 +57,7 @@ func browser(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel3 := context.WithTimeout(ctx, 5*time.Minute)
 	t.Cleanup(cancel3)
 	return ctx
 }
@@ -76,9 +76,9 @@ func shots(t *testing.T) string {
 
 // The console in a real Chromium: sign in, a bad spec refused as it is
 // typed, the fixed one previewed, saved and run, disabled, its history
-// and audit; a read token sees no edit buttons and is refused anyway;
-// the language is remembered; the time to draw a page of a 10,000-task
-// table is logged.
+// and audit; search, duplicate, delete, kill, a backfill's dry run; a
+// read token sees no edit buttons and is refused anyway; the language is
+// remembered; the time to draw a page of a 10,000-task table is logged.
 func TestConsole_Browser(t *testing.T) {
 	ctx := browser(t)
 	db := modelstest.SQLite(t)
@@ -108,7 +108,9 @@ func TestConsole_Browser(t *testing.T) {
 	}
 	run := func(step string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
 			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(css("main")))
 			t.Fatalf("%s: %v\nmain: %s", step, err, truncate(html, 3000))
 		}
@@ -186,6 +188,58 @@ func TestConsole_Browser(t *testing.T) {
 	)
 	if got, _ := models.GetTask(context.Background(), db, id); got.IsValid != 0 {
 		t.Errorf("is_valid = %d after Disable", got.IsValid)
+	}
+
+	// Search; duplicate a task, then delete the copy (confirmed in a
+	// dialog); kill a running run; a backfill's dry run.
+	run("search",
+		hash("#/tasks"),
+		chromedp.WaitVisible(css(`#tasks[data-drawn] tr[data-key=flaky_sync]`)),
+		chromedp.SendKeys(css("#search"), "flaky"),
+	)
+	if n := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#tasks tbody tr').length`)); n != 1 {
+		t.Errorf("searching flaky shows %d rows, want 1", n)
+	}
+	run("duplicate and delete",
+		js(`(e => { e.value = ''; e.dispatchEvent(new Event('input')); })(document.getElementById('search'))`),
+		chromedp.WaitVisible(css(`#tasks tr[data-key=morning_report] [data-act=duplicate]`)),
+		chromedp.Click(css(`#tasks tr[data-key=morning_report] [data-act=duplicate]`)),
+		chromedp.WaitVisible(css(`#preview [data-state=ok]`)),
+		chromedp.Click(css("#save")),
+		chromedp.WaitVisible(css(`#runs`)),
+		chromedp.Click(css(`[data-act=edit]`)),
+		chromedp.WaitVisible(css(`#delete`)),
+		chromedp.Click(css(`#delete`)),
+		chromedp.WaitVisible(css(`#confirm-ok`)),
+		chromedp.Click(css(`#confirm-ok`)),
+		chromedp.WaitVisible(css(`#tasks[data-drawn] tr[data-key=morning_report]`)),
+	)
+	if n := count(t, db, "task"); n != 3 {
+		t.Errorf("%d tasks after duplicating one and deleting the copy, want 3", n)
+	}
+	var dup int
+	must(t, db.QueryRowx("SELECT COUNT(*) FROM audit WHERE task_key = 'morning_report_copy'").Scan(&dup))
+	if dup != 2 { // created, deleted
+		t.Errorf("%d audit rows of the copy, want 2", dup)
+	}
+	blocker := f.create(map[string]any{"task_key": "blocker", "execute_func": "block", "trigger": "cron", "spec": "0 0 1 1 *"})
+	flaky, err := models.ListTasksPage(context.Background(), db, models.TaskFilter{Key: "flaky_sync", Valid: -1, Limit: 1})
+	must(t, err)
+	run("kill and backfill",
+		hash(fmt.Sprintf("#/tasks/%d/runs", blocker.ID)),
+		chromedp.WaitVisible(css("#run-now")),
+		chromedp.Click(css("#run-now")),
+		chromedp.WaitVisible(css(`#runs [data-act=kill]`)),
+		chromedp.Click(css(`#runs [data-act=kill]`)),
+		chromedp.WaitVisible(css(`#runs tr.run[data-status=cancelled]`)),
+		hash(fmt.Sprintf("#/tasks/%d/runs", flaky[0].ID)),
+		chromedp.WaitVisible(css(`details.backfill summary`)),
+		chromedp.Click(css(`details.backfill summary`)),
+		chromedp.Click(css(`#bf-preview`)),
+		chromedp.WaitVisible(css(`#bf-plan p`)),
+	)
+	if plan := value(t, ctx, chromedp.Text(css(`#bf-plan`))); !strings.Contains(plan, "fire times") {
+		t.Errorf("the backfill's dry run shows %q", plan)
 	}
 
 	// The audit, the overview with its chart, and the language kept.
