@@ -102,7 +102,13 @@ func serveAPI(ctx context.Context, a *app, eng *engine.Engine, bus *edits.Bus, m
 		if created != "" {
 			fmt.Fprintf(stdout, "API at http://%s: sign in with the header \"Authorization: Bearer %s\" "+
 				"(admin; shown once, only its SHA-256 is kept in %s)\n", cfg.Addr, created, cfg.TokenFile)
+			fmt.Fprintf(stdout, "Web console at http://%s/console/: sign in with the same token\n", cfg.Addr)
+		} else {
+			fmt.Fprintf(stdout, "Web console at http://%s/console/: sign in with the token printed at the first start "+
+				"(delete %s for a new one)\n", cfg.Addr, cfg.TokenFile)
 		}
+	} else {
+		fmt.Fprintf(stdout, "Web console at http://%s/console/: sign in with a token of api.toml\n", cfg.Addr)
 	}
 	opts := api.Options{Config: cfg, DB: a.db, Engine: eng, Log: a.log, Metrics: metricsHandler}
 	if bus != nil {

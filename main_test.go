@@ -104,6 +104,9 @@ func TestDaemon_SIGTERMExitsZero(t *testing.T) {
 	if !ok || len(token) != 43 || strings.Contains(log.String(), token) {
 		t.Errorf("sign-in line: stdout %q (token in the log: %v)", stdout.String(), ok && strings.Contains(log.String(), token))
 	}
+	if !strings.Contains(stdout.String(), "Web console at http://") {
+		t.Errorf("stdout does not give the console's address: %q", stdout.String())
+	}
 }
 
 func TestRun_BadConfigIsOneLine(t *testing.T) {

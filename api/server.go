@@ -5,6 +5,9 @@
 // {"code": 0, "data": ..., "msg": ""}; an error has a non-zero code (the
 // HTTP status), a message naming what is wrong, and that status.
 //
+// The web console (package console) is served at /console/, its files
+// without a token; it calls the same routes with the user's token.
+//
 // Every route but /healthz needs a bearer token of a role (read, operate,
 // admin) from api.toml; tokens are kept as SHA-256 hashes and compared in
 // constant time. Writes go to the task table, are audited in the same
@@ -23,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"taskrunner/api/console"
 	"taskrunner/models"
 	"taskrunner/tasks"
 	"taskrunner/tasks/engine"
@@ -98,6 +102,10 @@ func New(o Options) (*Server, error) {
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
+	// The console's files are public (the data it fetches needs a
+	// token); "/" leads to it.
+	s.mux.Handle("GET /console/", http.StripPrefix("/console", console.Handler()))
+	s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.keys.authenticate(r, RoleRead); err != nil {
 			writeError(w, err)
@@ -132,6 +140,8 @@ func (s *Server) routeTable(metrics http.Handler) []route {
 
 		{method: "GET", path: "/api/v1/replicas", role: RoleRead, h: s.listReplicas},
 		{method: "GET", path: "/api/v1/audit", role: RoleRead, h: s.listAudit},
+		{method: "GET", path: "/api/v1/stats/runs", role: RoleRead, h: s.runStats},
+		{method: "GET", path: "/api/v1/whoami", role: RoleRead, h: s.whoami},
 	}
 	if metrics != nil {
 		rs = append(rs, route{method: "GET", path: "/metrics", role: RoleRead, raw: metrics})

@@ -38,6 +38,9 @@ type Dialect struct {
 	// by the outcome's owner at its attempt, takes the outcome; status is
 	// assigned last, as the others test its old value.
 	finishRuns string
+	// hourOf is the SQL of a time column cut to its hour, as text
+	// "YYYY-MM-DD HH" (UTC, as every time is stored).
+	hourOf func(col string) string
 }
 
 // sqliteTimeLayout is how times are stored in SQLite: UTC text that sorts
@@ -53,6 +56,7 @@ var (
 		nullSafeEq:    "<=>",
 		shareLock:     " LOCK IN SHARE MODE",
 		nowUTC:        "UTC_TIMESTAMP(6)",
+		hourOf:        func(col string) string { return "DATE_FORMAT(" + col + ", '%Y-%m-%d %H')" },
 		finishRuns: " ON DUPLICATE KEY UPDATE " + mysqlFenced("error", "VALUES(error)") + ", " + mysqlFenced("output", "VALUES(output)") + ", " +
 			mysqlFenced("started_at", "COALESCE(VALUES(started_at), started_at)") + ", " + mysqlFenced("finished_at", "VALUES(finished_at)") + ", " +
 			mysqlFenced("duration_ms", "VALUES(duration_ms)") + ", " + mysqlFenced("status", "VALUES(status)"),
@@ -62,6 +66,7 @@ var (
 		insertNothing: " ON CONFLICT DO NOTHING",
 		nullSafeEq:    "IS",
 		nowUTC:        "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+		hourOf:        func(col string) string { return "substr(" + col + ", 1, 13)" },
 		finishRuns: ` ON CONFLICT (id) DO UPDATE SET error = excluded.error, output = excluded.output,
 			started_at = COALESCE(excluded.started_at, execute_task.started_at), finished_at = excluded.finished_at,
 			duration_ms = excluded.duration_ms, status = excluded.status
