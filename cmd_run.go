@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"taskrunner/api"
+	"taskrunner/libs/notice"
 	"taskrunner/tasks"
+	"taskrunner/tasks/alert"
 	"taskrunner/tasks/cron"
 	"taskrunner/tasks/date"
 	"taskrunner/tasks/engine"
@@ -58,7 +60,13 @@ func daemon(confDir string, stdout io.Writer) error {
 		}
 	}
 	m := metrics.New(a.db, metrics.Config{}, a.log)
-	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version), engine.WithObserver(m))
+	alerts, stopAlerts, err := startAlerts(a)
+	if err != nil {
+		return err
+	}
+	defer stopAlerts()
+	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version),
+		engine.WithObserver(m), engine.WithObserver(alerts))
 	if err != nil {
 		return err
 	}
@@ -78,6 +86,33 @@ func daemon(confDir string, stdout io.Writer) error {
 		err = apiErr
 	}
 	return err
+}
+
+// startAlerts starts the notifier (notice.toml's channels; none by
+// default) and the alert rules that feed it. stop, called once the engine
+// has stopped, sends what is queued within a deadline.
+func startAlerts(a *app) (*alert.Alerts, func(), error) {
+	n, err := notice.New(a.cfg.Notice, notice.WithLogger(a.log.With("service", "notice")))
+	if err != nil {
+		return nil, nil, err
+	}
+	alerts, err := alert.New(a.db, a.cfg.Alert, a.cfg.Common.Scheduler.Location, n, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.Start()
+	alerts.Start()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Notice.Timeout)
+		defer cancel()
+		if err := alerts.Stop(ctx); err != nil {
+			a.log.Warn("alerts not all handled at shutdown", "error", err)
+		}
+		if err := n.Stop(ctx); err != nil {
+			a.log.Warn("alerts not all sent at shutdown", "error", err)
+		}
+	}
+	return alerts, stop, nil
 }
 
 // serveAPI listens on [api] addr (an address in use stops the start) and

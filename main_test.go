@@ -19,7 +19,7 @@ func localConf(t *testing.T, edits ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "local"), 0o755))
-	for _, name := range []string{"common", "logger", "mysql", "redis", "api"} {
+	for _, name := range []string{"common", "logger", "mysql", "redis", "api", "notice"} {
 		b, err := os.ReadFile(filepath.Join("conf", "local", name+".toml"))
 		must(t, err)
 		text := string(b)

@@ -1,4 +1,4 @@
-// Package conf loads the configuration of one environment: the five TOML
+// Package conf loads the configuration of one environment: the six TOML
 // files of conf/<APP_ENV>/, each key overridable by an environment
 // variable TASKRUNNER_<FILE>_<TABLE>_<KEY> (see libs/tomlconf).
 package conf
@@ -13,8 +13,10 @@ import (
 	"taskrunner/api"
 	"taskrunner/libs/logger"
 	"taskrunner/libs/mysqlpool"
+	"taskrunner/libs/notice"
 	"taskrunner/libs/redispool"
 	"taskrunner/libs/tomlconf"
+	"taskrunner/tasks/alert"
 	"taskrunner/tasks/engine"
 )
 
@@ -46,6 +48,17 @@ type Config struct {
 	MySQL  mysqlpool.Config
 	Redis  redispool.Config
 	API    api.Config
+	// Notice is notice.toml's channels and shared limits; Alert is its
+	// [alert] table, the rules.
+	Notice notice.Config
+	Alert  alert.Config
+}
+
+// noticeFile is notice.toml: notice.Config's keys at the top level and
+// in its channel tables, and [alert].
+type noticeFile struct {
+	notice.Config
+	Alert alert.Config `toml:"alert"`
 }
 
 func defaults() Config {
@@ -58,6 +71,8 @@ func defaults() Config {
 		MySQL:  mysqlpool.DefaultConfig(),
 		Redis:  redispool.DefaultConfig(),
 		API:    api.DefaultConfig(),
+		Notice: notice.DefaultConfig(),
+		Alert:  alert.DefaultConfig(),
 	}
 }
 
@@ -104,6 +119,17 @@ func Load(dir, env string) (*Config, error) {
 		return nil, err
 	}
 	if key, err := c.API.Validate(); err != nil {
+		return nil, src.Errorf(key, "%v", err)
+	}
+	nf := noticeFile{Config: c.Notice, Alert: c.Alert}
+	if src, err = load("notice", &nf); err != nil {
+		return nil, err
+	}
+	c.Notice, c.Alert = nf.Config, nf.Alert
+	if key, err := c.Notice.Validate(); err != nil {
+		return nil, src.Errorf(key, "%v", err)
+	}
+	if key, err := c.Alert.Validate(); err != nil {
 		return nil, src.Errorf(key, "%v", err)
 	}
 	return &c, nil
