@@ -20,6 +20,7 @@ import (
 	"taskrunner/tasks/engine"
 	"taskrunner/tasks/interval"
 	"taskrunner/tasks/metrics"
+	"taskrunner/tasks/system"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -54,7 +55,8 @@ func daemon(confDir string, stdout io.Writer) error {
 		}
 	}
 	reg := tasks.NewRegistry()
-	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register} {
+	registerSystem := func(r *tasks.Registry) error { return system.Register(r, a.db, a.cfg.Common.Retention) }
+	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register, registerSystem} {
 		if err := register(reg); err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"taskrunner/libs/tomlconf"
 	"taskrunner/tasks/alert"
 	"taskrunner/tasks/engine"
+	"taskrunner/tasks/system"
 )
 
 // Environments, chosen by APP_ENV.
@@ -38,6 +39,9 @@ type Common struct {
 	// Scheduler is the engine's configuration, its keys and defaults
 	// stated by engine.Config. Load sets its Location from App.Timezone.
 	Scheduler engine.Config `toml:"scheduler"`
+	// Retention is how long history is kept, its keys and defaults stated
+	// by system.Config.
+	Retention system.Config `toml:"retention"`
 }
 
 // Config is one environment's configuration.
@@ -66,6 +70,7 @@ func defaults() Config {
 		Common: Common{
 			App:       App{Name: "taskrunner", Timezone: "UTC", Database: "sqlite", SQLitePath: "taskrunner.db", MigrateOnStart: true},
 			Scheduler: engine.DefaultConfig(),
+			Retention: system.DefaultConfig(),
 		},
 		Logger: logger.DefaultConfig(),
 		MySQL:  mysqlpool.DefaultConfig(),
@@ -151,6 +156,9 @@ func (cm *Common) validate(src tomlconf.Source) error {
 	}
 	if key, err := cm.Scheduler.Validate(); err != nil {
 		return src.Errorf("scheduler."+key, "%v", err)
+	}
+	if key, err := cm.Retention.Validate(); err != nil {
+		return src.Errorf("retention."+key, "%v", err)
 	}
 	return nil
 }
