@@ -395,3 +395,49 @@ func TestAlerts_ObserverNeverBlocks(t *testing.T) {
 		t.Fatalf("100,000 events took %v", took)
 	}
 }
+
+// notes is a Notifier that keeps what it is given.
+type notes struct {
+	mu sync.Mutex
+	ms []notice.Message
+}
+
+func (n *notes) Notify(m notice.Message) { n.mu.Lock(); n.ms = append(n.ms, m); n.mu.Unlock() }
+
+// Missed fire times and lost runs alert with what the engine tells of
+// them, completed from the rows: the lost run's trace id and fire time.
+func TestAlerts_MissedAndLost(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		id, err := models.InsertTask(ctx, db, models.Task{Key: "etl", Desc: "nightly ETL", Func: "ok", Trigger: "cron",
+			Spec: "0 2 * * *", IsValid: 1, Extra: `{"timezone": "Asia/Shanghai"}`})
+		must(t, err)
+		res, err := db.ExecContext(ctx, "INSERT INTO execute_task (task_id, status, trace_id, task_key, scheduled_at, attempt, source, error) "+
+			"VALUES (?, 'lost', 'trace-lost', 'etl', ?, 1, 'schedule', 'owner r1 declared dead')", id, "2026-01-01 18:00:00.000")
+		must(t, err)
+		runID, err := res.LastInsertId()
+		must(t, err)
+		n := &notes{}
+		a, err := alert.New(db, alert.DefaultConfig(), time.UTC, n, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		must(t, err)
+		a.Start()
+		from := time.Date(2026, 1, 2, 18, 0, 0, 0, time.UTC)
+		a.Missed("etl", from, from.Add(48*time.Hour), 3)
+		a.RunLost("etl", runID, "r1")
+		a.Skipped("etl", from, "overlap forbid") // not in the default rules
+		must(t, a.Stop(ctx))
+
+		if len(n.ms) != 2 {
+			t.Fatalf("alerts %+v", n.ms)
+		}
+		missed, lost := n.ms[0], n.ms[1]
+		if missed.Status != "missed" || missed.TaskDesc != "nightly ETL" || missed.ScheduledAt != "2026-01-03 02:00:00 CST" ||
+			missed.Error != "3 fire times missed, from 2026-01-03 02:00:00 CST to 2026-01-05 02:00:00 CST" {
+			t.Errorf("missed alert %+v", missed)
+		}
+		if lost.Status != "lost" || lost.RunID != runID || lost.TraceID != "trace-lost" ||
+			lost.ScheduledAt != "2026-01-02 02:00:00 CST" || !strings.Contains(lost.Error, "declared dead") {
+			t.Errorf("lost alert %+v", lost)
+		}
+	})
+}
