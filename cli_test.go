@@ -24,6 +24,7 @@ import (
 	"taskrunner/models/modelstest"
 	"taskrunner/tasks"
 	"taskrunner/tasks/engine"
+	"taskrunner/tasks/system"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with what the tests print")
@@ -174,7 +175,7 @@ func fixtureWorkers(t *testing.T, db *models.DB) {
 // block, which runs until cancelled) and syncs the table once.
 func startEngine(t *testing.T, db *models.DB) (*engine.Engine, func()) {
 	t.Helper()
-	reg, err := registry(nil)
+	reg, err := registry(nil, nil, system.Config{})
 	must(t, err)
 	must(t, reg.Add("block", func(ctx context.Context, run *tasks.Run) error {
 		<-ctx.Done()

@@ -14,6 +14,7 @@ import (
 	"taskrunner/models"
 	"taskrunner/tasks"
 	"taskrunner/tasks/engine"
+	"taskrunner/tasks/system"
 )
 
 // dbBackend reads and edits the tables directly, as migrate does. Edits
@@ -38,7 +39,7 @@ func openDBBackend(ctx context.Context, confDir string) (*dbBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := registry(nil)
+	reg, err := registry(nil, nil, system.Config{})
 	if err != nil {
 		a.close()
 		return nil, err

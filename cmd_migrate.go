@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"taskrunner/models"
+	"taskrunner/tasks/system"
 )
 
 func newMigrateCmd(g *globals) *cobra.Command {
@@ -16,7 +17,8 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Use:   "migrate",
 		Short: "Create or upgrade the tables, then exit",
 		Long: `Create or upgrade the tables of the configured database, then exit. A new
-SQLite database gets the sample tasks. Upgrading only adds tables, columns
+SQLite database gets the sample tasks; any database without a
+system_retention row gets one (the history cleanup, daily). Upgrading only adds tables, columns
 and indexes (and drops the original DDL's UNIQUE (task_key, status)), so it
 is quick and runs at every start.
 
@@ -82,6 +84,13 @@ func migrate(ctx context.Context, a *app) error {
 			}
 		}
 		a.log.Info("new database: inserted the sample tasks", "count", len(models.SampleTasks()))
+	}
+	inserted, err := system.EnsureTask(ctx, a.db)
+	if err != nil {
+		return err
+	}
+	if inserted {
+		a.log.Info("inserted the system task", "task_key", system.RetentionKey, "spec", system.RetentionSpec)
 	}
 	return nil
 }

@@ -13,8 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"taskrunner/api"
+	"taskrunner/libs/notice"
 	"taskrunner/libs/redispool"
+	"taskrunner/models"
 	"taskrunner/tasks"
+	"taskrunner/tasks/alert"
 	"taskrunner/tasks/cron"
 	"taskrunner/tasks/date"
 	"taskrunner/tasks/edits"
@@ -22,6 +25,7 @@ import (
 	"taskrunner/tasks/interval"
 	"taskrunner/tasks/kinds"
 	"taskrunner/tasks/metrics"
+	"taskrunner/tasks/system"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -60,12 +64,18 @@ func daemon(confDir string, stdout io.Writer) error {
 		return err
 	}
 	defer builtin.Close()
-	reg, err := registry(builtin)
+	reg, err := registry(builtin, a.db, a.cfg.Common.Retention)
 	if err != nil {
 		return err
 	}
 	m := metrics.New(a.db, metrics.Config{}, a.log)
-	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version), engine.WithObserver(m))
+	alerts, stopAlerts, err := startAlerts(a)
+	if err != nil {
+		return err
+	}
+	defer stopAlerts()
+	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version),
+		engine.WithObserver(m), engine.WithObserver(alerts))
 	if err != nil {
 		return err
 	}
@@ -85,6 +95,33 @@ func daemon(confDir string, stdout io.Writer) error {
 		err = apiErr
 	}
 	return err
+}
+
+// startAlerts starts the notifier (notice.toml's channels; none by
+// default) and the alert rules that feed it. stop, called once the engine
+// has stopped, sends what is queued within a deadline.
+func startAlerts(a *app) (*alert.Alerts, func(), error) {
+	n, err := notice.New(a.cfg.Notice, notice.WithLogger(a.log.With("service", "notice")))
+	if err != nil {
+		return nil, nil, err
+	}
+	alerts, err := alert.New(a.db, a.cfg.Alert, a.cfg.Common.Scheduler.Location, n, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.Start()
+	alerts.Start()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Notice.Timeout)
+		defer cancel()
+		if err := alerts.Stop(ctx); err != nil {
+			a.log.Warn("alerts not all handled at shutdown", "error", err)
+		}
+		if err := n.Stop(ctx); err != nil {
+			a.log.Warn("alerts not all sent at shutdown", "error", err)
+		}
+	}
+	return alerts, stop, nil
 }
 
 // serveAPI listens on [api] addr (an address in use stops the start) and
@@ -149,18 +186,21 @@ func editBus(ctx context.Context, a *app, eng *engine.Engine) *edits.Bus {
 }
 
 // registry holds the task functions of tasks/cron, tasks/date and
-// tasks/interval and the built-in kinds: the daemon runs them, and the
-// CLI checks rows against them as the engine would (with builtin nil:
-// the kinds with their default configuration, for their names and args).
-func registry(builtin *kinds.Kinds) (*tasks.Registry, error) {
+// tasks/interval, the built-in kinds and the system tasks: the daemon runs
+// them, and the CLI checks rows against them as the engine would (with
+// builtin nil: the kinds and the system tasks with their default
+// configuration, for their names and args; they are not run).
+func registry(builtin *kinds.Kinds, db *models.DB, retention system.Config) (*tasks.Registry, error) {
 	if builtin == nil {
 		var err error
 		if builtin, err = kinds.New(kinds.DefaultConfig(), nil); err != nil {
 			return nil, err
 		}
+		retention = system.DefaultConfig()
 	}
+	registerSystem := func(r *tasks.Registry) error { return system.Register(r, db, retention) }
 	reg := tasks.NewRegistry()
-	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register, builtin.Register} {
+	for _, register := range []func(*tasks.Registry) error{cron.Register, date.Register, interval.Register, builtin.Register, registerSystem} {
 		if err := register(reg); err != nil {
 			return nil, err
 		}

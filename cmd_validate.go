@@ -10,6 +10,7 @@ import (
 	"taskrunner/models"
 	"taskrunner/tasks"
 	"taskrunner/tasks/engine"
+	"taskrunner/tasks/system"
 )
 
 func newValidateCmd(g *globals) *cobra.Command {
@@ -29,7 +30,7 @@ with --server and no readable configuration, the daemon's zone and the
 built-in defaults).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := registry(nil)
+			reg, err := registry(nil, nil, system.Config{})
 			if err != nil {
 				return err
 			}

@@ -92,7 +92,7 @@ func TestDaemon_SIGTERMExitsZero(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("did not exit after SIGTERM\n%s", log.String())
 	}
-	for _, want := range []string{"inserted the sample tasks", "version=v0.0.0-test", "task_key=test_interval", "msg=stopped", "msg=\"api serving\""} {
+	for _, want := range []string{"inserted the sample tasks", "inserted the system task", "version=v0.0.0-test", "task_key=test_interval", "msg=stopped", "msg=\"api serving\""} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}

@@ -1,4 +1,4 @@
-// Package conf loads the configuration of one environment: the five TOML
+// Package conf loads the configuration of one environment: the six TOML
 // files of conf/<APP_ENV>/, each key overridable by an environment
 // variable TASKRUNNER_<FILE>_<TABLE>_<KEY> (see libs/tomlconf).
 package conf
@@ -13,10 +13,13 @@ import (
 	"taskrunner/api"
 	"taskrunner/libs/logger"
 	"taskrunner/libs/mysqlpool"
+	"taskrunner/libs/notice"
 	"taskrunner/libs/redispool"
 	"taskrunner/libs/tomlconf"
+	"taskrunner/tasks/alert"
 	"taskrunner/tasks/engine"
 	"taskrunner/tasks/kinds"
+	"taskrunner/tasks/system"
 )
 
 // Environments, chosen by APP_ENV.
@@ -37,6 +40,9 @@ type Common struct {
 	// Scheduler is the engine's configuration, its keys and defaults
 	// stated by engine.Config. Load sets its Location from App.Timezone.
 	Scheduler engine.Config `toml:"scheduler"`
+	// Retention is how long history is kept, its keys and defaults stated
+	// by system.Config.
+	Retention system.Config `toml:"retention"`
 }
 
 // Config is one environment's configuration.
@@ -48,6 +54,17 @@ type Config struct {
 	Redis  redispool.Config
 	API    api.Config
 	Kinds  kinds.Config
+	// Notice is notice.toml's channels and shared limits; Alert is its
+	// [alert] table, the rules.
+	Notice notice.Config
+	Alert  alert.Config
+}
+
+// noticeFile is notice.toml: notice.Config's keys at the top level and
+// in its channel tables, and [alert].
+type noticeFile struct {
+	notice.Config
+	Alert alert.Config `toml:"alert"`
 }
 
 func defaults() Config {
@@ -55,12 +72,15 @@ func defaults() Config {
 		Common: Common{
 			App:       App{Name: "taskrunner", Timezone: "UTC", Database: "sqlite", SQLitePath: "taskrunner.db", MigrateOnStart: true},
 			Scheduler: engine.DefaultConfig(),
+			Retention: system.DefaultConfig(),
 		},
 		Logger: logger.DefaultConfig(),
 		MySQL:  mysqlpool.DefaultConfig(),
 		Redis:  redispool.DefaultConfig(),
 		API:    api.DefaultConfig(),
 		Kinds:  kinds.DefaultConfig(),
+		Notice: notice.DefaultConfig(),
+		Alert:  alert.DefaultConfig(),
 	}
 }
 
@@ -115,6 +135,17 @@ func Load(dir, env string) (*Config, error) {
 	if key, err := c.Kinds.Validate(); err != nil {
 		return nil, src.Errorf(key, "%v", err)
 	}
+	nf := noticeFile{Config: c.Notice, Alert: c.Alert}
+	if src, err = load("notice", &nf); err != nil {
+		return nil, err
+	}
+	c.Notice, c.Alert = nf.Config, nf.Alert
+	if key, err := c.Notice.Validate(); err != nil {
+		return nil, src.Errorf(key, "%v", err)
+	}
+	if key, err := c.Alert.Validate(); err != nil {
+		return nil, src.Errorf(key, "%v", err)
+	}
 	return &c, nil
 }
 
@@ -134,6 +165,9 @@ func (cm *Common) validate(src tomlconf.Source) error {
 	}
 	if key, err := cm.Scheduler.Validate(); err != nil {
 		return src.Errorf("scheduler."+key, "%v", err)
+	}
+	if key, err := cm.Retention.Validate(); err != nil {
+		return src.Errorf("retention."+key, "%v", err)
 	}
 	return nil
 }

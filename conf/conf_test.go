@@ -33,7 +33,7 @@ func copyEnv(t *testing.T, file, old, new string) string {
 	if err := os.MkdirAll(filepath.Join(dir, "local"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"common", "logger", "mysql", "redis"} {
+	for _, name := range []string{"common", "logger", "mysql", "redis", "api", "notice"} {
 		b, err := os.ReadFile(filepath.Join("local", name+".toml"))
 		if err != nil {
 			t.Fatal(err)
@@ -78,6 +78,16 @@ func TestLoad_BadInputSaysWhere(t *testing.T) {
 			[]string{"TASKRUNNER_COMMON_SCHEDULER_DEAD_AFTER", "2 x heartbeat", "1s"}},
 		{"bad log level", "logger", `level = "info"`, `level = "loud"`, nil,
 			[]string{"logger.toml", "level", "loud"}},
+		{"bad retention age", "common", `keep = "30d"`, `keep = "a month"`, nil,
+			[]string{"common.toml", "retention.keep", "a month"}},
+		{"bare number age", "common", `keep = "30d"`, `keep = 30`, nil,
+			[]string{"common.toml", "retention.keep", "30"}},
+		{"bad alert event", "notice", `on = ["failed", "timeout", "lost", "recovered", "missed"]`, `on = ["failed", "exploded"]`, nil,
+			[]string{"notice.toml", `key "alert.on"`, "exploded"}},
+		{"bad dingtalk webhook", "notice", "DINGTALK_WEBHOOK\nwebhook = \"\"", "DINGTALK_WEBHOOK\nwebhook = \"ftp://oapi.example/robot?access_token=s3cret\"", nil,
+			[]string{"notice.toml", `key "dingtalk.webhook"`}},
+		{"unknown notice key", "notice", "[wecom]", "[wecom]\nwebhok = \"x\"", nil,
+			[]string{"notice.toml", "unknown key", "wecom.webhok"}},
 		{"bad env value", "", "", "", map[string]string{"TASKRUNNER_COMMON_SCHEDULER_MAX_CONCURRENT_RUNS": "many"},
 			[]string{"TASKRUNNER_COMMON_SCHEDULER_MAX_CONCURRENT_RUNS", "many"}},
 		{"bad env zone", "", "", "", map[string]string{"TASKRUNNER_COMMON_APP_TIMEZONE": "Nowhere"},
@@ -105,6 +115,16 @@ func TestLoad_BadInputSaysWhere(t *testing.T) {
 				t.Errorf("error is more than one line: %q", err)
 			}
 		})
+	}
+}
+
+// A bad webhook address is refused without quoting it: it holds the
+// robot's credential.
+func TestLoad_NoticeSecretNotQuoted(t *testing.T) {
+	t.Setenv("TASKRUNNER_NOTICE_WECOM_WEBHOOK", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?token=s3cret")
+	_, err := Load(".", "online")
+	if err == nil || !strings.Contains(err.Error(), "TASKRUNNER_NOTICE_WECOM_WEBHOOK") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

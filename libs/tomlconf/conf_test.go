@@ -15,7 +15,7 @@ const confDir = "../../conf"
 
 var (
 	appEnvs   = []string{"local", "test", "online"}
-	confFiles = []string{"api.toml", "common.toml", "kinds.toml", "logger.toml", "mysql.toml", "redis.toml"}
+	confFiles = []string{"api.toml", "common.toml", "kinds.toml", "logger.toml", "mysql.toml", "notice.toml", "redis.toml"}
 )
 
 // TestConfFiles checks the shipped config files: each is valid TOML, every
