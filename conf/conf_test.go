@@ -33,7 +33,7 @@ func copyEnv(t *testing.T, file, old, new string) string {
 	if err := os.MkdirAll(filepath.Join(dir, "local"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"common", "logger", "mysql", "redis", "api", "notice"} {
+	for _, name := range []string{"common", "logger", "mysql", "redis", "api", "kinds", "notice"} {
 		b, err := os.ReadFile(filepath.Join("local", name+".toml"))
 		if err != nil {
 			t.Fatal(err)
