@@ -6,6 +6,7 @@
 //	go run ./bench burst -tasks 1000 -duration 60s -replicas 3
 //	go run ./bench scale -rows 100000                         # start-up, idle and busy syncs
 //	go run ./bench edit                                       # raw UPDATE to the first fire on the new schedule
+//	go run ./bench api-edit                                   # PATCH through the API to applied on 3 replicas (Redis bus)
 //
 // Lateness is execute_task.started_at - scheduled_at; missing and
 // duplicate fires are counted from execute_task against the expected
@@ -42,7 +43,7 @@ var schemaSQLitePath = "schema_sqlite.sql"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|api-edit [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,6 +56,8 @@ func main() {
 		err = scale(ctx, os.Args[2:])
 	case "edit":
 		err = edit(ctx, os.Args[2:])
+	case "api-edit":
+		err = apiEdit(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown scenario %q", os.Args[1])
 	}
