@@ -7,6 +7,8 @@
 //	go run ./bench scale -rows 100000                         # start-up, idle and busy syncs
 //	go run ./bench edit                                       # raw UPDATE to the first fire on the new schedule
 //	go run ./bench api-edit                                   # PATCH through the API to applied on 3 replicas (Redis bus)
+//	go run ./bench api-list -rows 100000                      # task list pages, server time
+//	go run ./bench api-runs -runs 10000000                    # one task's run history pages, server time
 //
 // Lateness is execute_task.started_at - scheduled_at; missing and
 // duplicate fires are counted from execute_task against the expected
@@ -43,7 +45,7 @@ var schemaSQLitePath = "schema_sqlite.sql"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|api-edit [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|api-edit|api-list|api-runs [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,6 +60,10 @@ func main() {
 		err = edit(ctx, os.Args[2:])
 	case "api-edit":
 		err = apiEdit(ctx, os.Args[2:])
+	case "api-list":
+		err = apiList(ctx, os.Args[2:])
+	case "api-runs":
+		err = apiRuns(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown scenario %q", os.Args[1])
 	}
