@@ -9,6 +9,7 @@
 //	go run ./bench api-edit                                   # PATCH through the API to applied on 3 replicas (Redis bus)
 //	go run ./bench api-list -rows 100000                      # task list pages, server time
 //	go run ./bench api-runs -runs 10000000                    # one task's run history pages, server time
+//	go run ./bench backfill -fires 10000                      # Engine.Backfill throughput
 //
 // Lateness is execute_task.started_at - scheduled_at; missing and
 // duplicate fires are counted from execute_task against the expected
@@ -45,7 +46,7 @@ var schemaSQLitePath = "schema_sqlite.sql"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|api-edit|api-list|api-runs [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|api-edit|api-list|api-runs|backfill [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -64,6 +65,8 @@ func main() {
 		err = apiList(ctx, os.Args[2:])
 	case "api-runs":
 		err = apiRuns(ctx, os.Args[2:])
+	case "backfill":
+		err = backfill(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown scenario %q", os.Args[1])
 	}
