@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,14 @@ func newAPI(db *models.DB, eng *engine.Engine, log *slog.Logger, edited func(ctx
 	sum := sha256.Sum256([]byte(benchToken))
 	cfg.Tokens = []api.Token{{Name: "bench", Role: "admin", SHA256: hex.EncodeToString(sum[:])}}
 	return api.New(api.Options{Config: cfg, DB: db, Engine: eng, Log: log, Edited: edited})
+}
+
+// ownDB gives a scenario a database of its own by default, so that it
+// never drops one another scenario (or another checkout's bench) is
+// using on the same server.
+func ownDB(fs *flag.FlagSet, name string) {
+	_ = fs.Set("db", name)
+	fs.Lookup("db").DefValue = name
 }
 
 // envelope is an API answer.

@@ -34,6 +34,7 @@ func apiEdit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("api-edit", flag.ExitOnError)
 	var c common
 	c.flags(fs)
+	ownDB(fs, "taskrunner_bench_api")
 	n := fs.Int("tasks", 100, "rows in the task table")
 	tries := fs.Int("edits", 50, "edits to measure")
 	replicas := fs.Int("replicas", 3, "replicas, each with its own pool and edit bus; the first serves the API")

@@ -23,6 +23,7 @@ func apiList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("api-list", flag.ExitOnError)
 	var c common
 	c.flags(fs)
+	ownDB(fs, "taskrunner_bench_api")
 	n := fs.Int("rows", 100000, "rows in the task table")
 	requests := fs.Int("requests", 200, "requests of each page kind measured (after 20 not measured)")
 	limit := fs.Int("limit", 50, "page size")
@@ -113,8 +114,7 @@ func apiRuns(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("api-runs", flag.ExitOnError)
 	var c common
 	c.flags(fs)
-	_ = fs.Set("db", "taskrunner_bench_runs") // 10,000,000 rows: a database of its own, kept for -reuse
-	fs.Lookup("db").DefValue = "taskrunner_bench_runs"
+	ownDB(fs, "taskrunner_bench_runs") // kept for -reuse
 	nTasks := fs.Int("tasks", 10000, "tasks the runs belong to")
 	nRuns := fs.Int("runs", 10000000, "execute_task rows, spread evenly over the tasks, one a minute each")
 	batch := fs.Int("batch", 5000, "rows per INSERT while loading")

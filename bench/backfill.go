@@ -19,6 +19,7 @@ func backfill(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("backfill", flag.ExitOnError)
 	var c common
 	c.flags(fs)
+	ownDB(fs, "taskrunner_bench_api")
 	fires := fs.Int("fires", 10000, "fire times to backfill (the task runs every second)")
 	_ = fs.Parse(args)
 
