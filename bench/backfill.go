@@ -21,6 +21,7 @@ func backfill(ctx context.Context, args []string) error {
 	c.flags(fs)
 	ownDB(fs, "taskrunner_bench_api")
 	fires := fs.Int("fires", 10000, "fire times to backfill (the task runs every second)")
+	overlap := fs.String("overlap", "", "the task's overlap option (forbid, allow, replace); empty: the default, forbid")
 	_ = fs.Parse(args)
 
 	open, err := c.fresh(ctx)
@@ -33,7 +34,11 @@ func backfill(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	const key = "backfilled"
-	if _, err := models.InsertTask(ctx, db, models.Task{Key: key, Func: "noop", Trigger: "interval", Spec: "1", IsValid: 1}); err != nil {
+	extra := "{}"
+	if *overlap != "" {
+		extra = fmt.Sprintf(`{"overlap":%q}`, *overlap)
+	}
+	if _, err := models.InsertTask(ctx, db, models.Task{Key: key, Func: "noop", Trigger: "interval", Spec: "1", IsValid: 1, Extra: extra}); err != nil {
 		return err
 	}
 	e, err := newEngine(db, c.logger(), engine.DefaultConfig())
@@ -66,11 +71,12 @@ func backfill(ctx context.Context, args []string) error {
 		models.SourceBackfill, models.RunSuccess, from, to); err != nil {
 		return err
 	}
-	table(os.Stdout, fmt.Sprintf("backfill: %d fire times of an interval \"1\" task, every = 0, %s", *fires, c.driver), [][2]string{
+	table(os.Stdout, fmt.Sprintf("backfill: %d fire times of an interval \"1\" task, extra %s, every = 0, %s", *fires, extra, c.driver), [][2]string{
 		{"fire times in the range / started / taken / skipped", fmt.Sprintf("%d / %d / %d / %d", len(rep.Plan.Times), rep.Started, rep.Taken, rep.Skipped)},
 		{"recorded success (source backfill)", fmt.Sprint(ok)},
 		{"took", fmt.Sprintf("%s (plan included)", took.Round(time.Millisecond))},
-		{"throughput", fmt.Sprintf("%.0f fire times/s (%s each)", float64(rep.Started)/took.Seconds(), ms2(took/time.Duration(max(rep.Started, 1))))},
+		{"throughput", fmt.Sprintf("%.0f fire times/s (%s each), skipped ones included: %.0f/s", float64(rep.Started)/took.Seconds(),
+			ms2(took/time.Duration(max(rep.Started, 1))), float64(len(rep.Plan.Times))/took.Seconds())},
 		{"CPU (engine)", fmt.Sprintf("%.0f%% of one core", 100*float64(u1.cpu-u0.cpu)/float64(took))},
 		{"CPU (database server)", serverCPU},
 		{"peak RSS", mb(u1.peak)},
