@@ -7,6 +7,10 @@
 //	go run ./bench scale -rows 100000                         # start-up, idle and busy syncs
 //	go run ./bench edit                                       # raw UPDATE to the first fire on the new schedule
 //	go run ./bench retention -rows 1000000                    # delete expired history during a 1,000-task burst
+//	go run ./bench api-edit                                   # PATCH through the API to applied on 3 replicas (Redis bus)
+//	go run ./bench api-list -rows 100000                      # task list pages, server time
+//	go run ./bench api-runs -runs 10000000                    # one task's run history pages, server time
+//	go run ./bench backfill -fires 10000                      # Engine.Backfill throughput
 //
 // Lateness is execute_task.started_at - scheduled_at; missing and
 // duplicate fires are counted from execute_task against the expected
@@ -43,7 +47,7 @@ var schemaSQLitePath = "schema_sqlite.sql"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|retention [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|retention|api-edit|api-list|api-runs|backfill [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,6 +62,14 @@ func main() {
 		err = edit(ctx, os.Args[2:])
 	case "retention":
 		err = retention(ctx, os.Args[2:])
+	case "api-edit":
+		err = apiEdit(ctx, os.Args[2:])
+	case "api-list":
+		err = apiList(ctx, os.Args[2:])
+	case "api-runs":
+		err = apiRuns(ctx, os.Args[2:])
+	case "backfill":
+		err = backfill(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown scenario %q", os.Args[1])
 	}
