@@ -33,7 +33,7 @@ type BackfillReport struct {
 	Plan    BackfillPlan
 	Started int // runs started (each recorded with its own fire time)
 	Taken   int // fire times another replica or run took meanwhile (the unique fire key)
-	Skipped int // fire times the overlap policy skipped
+	Skipped int // fire times recorded skipped at their claim
 }
 
 // maxBackfill is the most fire times one backfill covers.
@@ -81,8 +81,34 @@ func (e *Engine) PlanBackfill(ctx context.Context, key string, from, to time.Tim
 	return plan, nil
 }
 
+// backfillWait is how often a backfill looks again while a run of its
+// task blocks the next fire time (overlap forbid or max_parallel).
+const backfillWait = 100 * time.Millisecond
+
+// backfillOne claims and starts one fire time of a backfill. While the
+// task's overlap policy refuses it (a live run is going), it waits and
+// tries again, rather than recording the fire time skipped for good.
+func (e *Engine) backfillOne(ctx context.Context, key string, at time.Time) (fireResult, error) {
+	for {
+		ent, next, ok := e.tab.byKey(key)
+		if !ok {
+			return fireResult{}, fmt.Errorf("%w: %q (it stopped during the backfill)", ErrNotScheduled, key)
+		}
+		res := e.dispatcher.dispatch(ctx, nil, []*entry{ent}, at, next, models.SourceBackfill)
+		if !res.deferred {
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-e.clock.After(backfillWait):
+		}
+	}
+}
+
 // Backfill runs the fire times of a task between from and to that have
-// not run, oldest first, one at a time, at least every apart: each is a
+// not run, oldest first, one at a time, at least every apart: a fire time
+// its task's overlap policy refuses (a live run is going) waits for it; each is a
 // run of its own fire time (source backfill), claimed through the unique
 // fire key, so a fire time that ran (or runs meanwhile) is not run again.
 // It returns when the last run is recorded, or when ctx ends.
@@ -103,11 +129,10 @@ func (e *Engine) Backfill(ctx context.Context, key string, from, to time.Time, e
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		ent, next, ok := e.tab.byKey(key)
-		if !ok {
-			return rep, fmt.Errorf("%w: %q (it stopped during the backfill)", ErrNotScheduled, key)
+		res, err := e.backfillOne(ctx, key, at)
+		if err != nil {
+			return rep, err
 		}
-		res := e.dispatcher.dispatch(ctx, nil, []*entry{ent}, at, next, models.SourceBackfill)
 		switch {
 		case res.err != nil:
 			return rep, res.err

@@ -106,10 +106,11 @@ func (d *dispatcher) fire(key string) {
 
 // fireResult is what a dispatch did.
 type fireResult struct {
-	ids     []int64           // runs started
-	done    []<-chan struct{} // closed as each is recorded
-	skipped string            // with one member: why its fire was recorded skipped
-	err     error             // the claim failed
+	ids      []int64           // runs started
+	done     []<-chan struct{} // closed as each is recorded
+	skipped  string            // with one member: why its fire was recorded skipped
+	deferred bool              // a backfill: not claimed, for the overlap; claim it again later
+	err      error             // the claim failed
 }
 
 // dispatch claims the fire at for every member and executes the runs
@@ -131,6 +132,11 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	}
 	owner := d.owner()
 	claims, replaces := d.claimsFor(members, running, at, source, owner)
+	if source == models.SourceBackfill && len(claims) == 1 && claims[0].Status == models.RunSkipped {
+		// A backfilled fire time is not recorded skipped for an overlap
+		// with the task's live runs: Backfill waits and claims it again.
+		return fireResult{skipped: claims[0].Error, deferred: true}
+	}
 	var ids []int64
 	claimStart := d.clock.Now()
 	err = onConflictRepeat(func() (err error) {

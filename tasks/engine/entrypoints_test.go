@@ -275,3 +275,45 @@ func TestEngine_RawEditsAudited(t *testing.T) {
 		}
 	})
 }
+
+// A backfilled fire time that its task's overlap policy refuses (a live
+// run is going) waits for the run to end; it is not recorded skipped.
+func TestEngine_BackfillWaitsForALiveRun(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		h := setup(t, db)
+		id := h.insert("bf_forbid", "interval", "3600", "record", "", `{"overlap": "forbid"}`)
+		h.sync()
+		h.stopFiring()
+		h.clock.Advance(2 * time.Hour) // 02:00:01
+		live, err := models.ClaimRuns(t.Context(), db, []models.Claim{{TaskID: id, TaskKey: "bf_forbid", ScheduledAt: start.Add(5 * time.Hour),
+			Attempt: 1, Source: models.SourceManual, TraceID: "live", Owner: h.e.ID(), StartedAt: h.clock.Now()}})
+		must(t, err)
+		done := make(chan BackfillReport, 1)
+		go func() {
+			rep, err := h.e.Backfill(context.Background(), "bf_forbid", start.Add(time.Hour-time.Second), start.Add(time.Hour), 0)
+			must(t, err)
+			done <- rep
+		}()
+		h.advance(1, backfillWait) // the backfill is waiting on its clock
+		if runs := h.history(id); len(runs) != 1 {
+			t.Fatalf("the backfill did not wait for the live run: %s", strings.Join(h.statuses(id), " "))
+		}
+		ok, err := models.CloseRun(t.Context(), db, live[0], models.RunRunning, models.RunSuccess, "", h.clock.Now(), time.Time{})
+		must(t, err)
+		if !ok {
+			t.Fatal("live run not closed")
+		}
+		h.advance(1, backfillWait)
+		select {
+		case rep := <-done:
+			if rep.Started != 1 || rep.Skipped != 0 {
+				t.Fatalf("report %+v", rep)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("backfill did not end")
+		}
+		if got := strings.Join(h.statuses(id), " "); got != "1:success 1:success" {
+			t.Fatalf("history %s", got)
+		}
+	})
+}
