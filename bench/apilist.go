@@ -77,7 +77,8 @@ func apiList(ctx context.Context, args []string) error {
 	time.Sleep(*settle)
 
 	rnd := rand.New(rand.NewPCG(1, 2))
-	deepFrom := minID + int64(float64(maxID-minID)*0.9)
+	deepFrom := minID + int64(float64(maxID-minID-int64(*limit))*0.9) // a full page after it, whatever the page size
+	deepSpan := max(1, maxID-int64(*limit)-deepFrom)
 	var first, deep latencies
 	var firstBytes, deepBytes int
 	for i := range 20 + *requests {
@@ -88,7 +89,7 @@ func apiList(ctx context.Context, args []string) error {
 		if len(p.Items) != *limit || p.NextCursor == "" {
 			return fmt.Errorf("first page: %d items, next_cursor %q", len(p.Items), p.NextCursor)
 		}
-		cursor := deepFrom + rnd.Int64N(maxID-int64(*limit)-deepFrom)
+		cursor := deepFrom + rnd.Int64N(deepSpan)
 		dp, dsize, dtook, err := serveTimed(ctx, h, fmt.Sprintf("/api/v1/tasks?limit=%d&cursor=%d", *limit, cursor))
 		if err != nil {
 			return err
