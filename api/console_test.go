@@ -175,6 +175,20 @@ func TestConsole_Browser(t *testing.T) {
 	}
 	id := task[0].ID
 
+	// A run's own page, where an alert's link points (#/runs/<id>).
+	runs, err := models.ListRuns(context.Background(), db, id, 1)
+	must(t, err)
+	if len(runs) != 1 {
+		t.Fatalf("runs of console_demo: %+v", runs)
+	}
+	run("a run's page",
+		chromedp.Navigate(fmt.Sprintf("%s/console/#/runs/%d", f.ts.URL, runs[0].ID)),
+		chromedp.WaitVisible(css(`h2 a[href="#/tasks/`+fmt.Sprint(id)+`/runs"]`)),
+	)
+	if out := value(t, ctx, chromedp.Text(css(`main pre`))); !strings.Contains(out, `args=`) {
+		t.Errorf("the run's page shows output %q", out)
+	}
+
 	// 5. Disabled from the tasks page; 6. its history opened from there.
 	row := `#tasks tr[data-key=console_demo] `
 	run("disable",

@@ -1,6 +1,6 @@
 // The console's shell: sign-in, the header, the language switch and the
 // hash router (#/overview, #/tasks, #/tasks/new, #/tasks/7/edit,
-// #/tasks/7/runs, #/audit). Each page is a module whose render(view,
+// #/tasks/7/runs, #/runs/42, #/audit). Each page is a module whose render(view,
 // args) draws into <main> and may return a function that stops it.
 import { call, setToken, token } from './api.js';
 import { lang, setLang, t, translate } from './i18n.js';
@@ -20,6 +20,7 @@ const routes = [
   [/^#\/tasks\/new$/, (v) => form.render(v, null)],
   [/^#\/tasks\/(\d+)\/edit$/, (v, id) => form.render(v, +id)],
   [/^#\/tasks\/(\d+)\/runs$/, (v, id) => history.render(v, +id)],
+  [/^#\/runs\/(\d+)$/, (v, id) => history.renderRun(v, +id)],
   [/^#\/audit$/, audit.render],
 ];
 

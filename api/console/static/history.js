@@ -116,3 +116,20 @@ function backfill(id) {
     h('div.bar', {}, h('label', {}, t('hist.from'), ' ', from), h('label', {}, t('hist.to'), ' ', to),
       h('button#bf-preview', { onclick: preview }, t('act.preview')), runBtn), out);
 }
+
+// renderRun draws one run (#/runs/<id>, where an alert's link points):
+// its status and times, output and error tails, its attempts, and a link
+// to its task's history.
+export async function renderRun(view, id) {
+  try {
+    const { data } = await get(`/api/v1/runs/${id}`, { tail: 4096 });
+    const r = data.run;
+    fill(view,
+      h('h2', {}, `#${r.id} `, h('a', { href: `#/tasks/${r.task_id}/runs` }, r.task_key), ' ', badge(r.status)),
+      h('p.muted', {}, `${r.source} · ${t('col.attempt')} ${r.attempt} · ${fmtTime(r.scheduled_at)} → ${fmtTime(r.started_at)} · ${fmtMS(r.duration_ms)} · ${r.trace_id} · ${r.owner || ''} ${r.host || ''}`),
+      r.output ? [h('h3', {}, t('hist.output')), h('pre', {}, r.output)] : null,
+      r.error ? [h('h3', {}, t('hist.errortext')), h('pre.error', {}, r.error)] : null,
+      data.attempts.length > 1 ? [h('h3', {}, t('hist.attempts')),
+        h('ul', {}, data.attempts.map((a) => h('li', {}, h('a', { href: `#/runs/${a.id}` }, `#${a.id}`), ' ', badge(a.status), ` ${t('col.attempt')} ${a.attempt} · ${fmtTime(a.started_at)} · ${tail(a.error, 100)}`)))] : null);
+  } catch (err) { fail(err); }
+}
