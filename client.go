@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"taskrunner/api"
 	"taskrunner/models"
 )
 
@@ -228,23 +229,7 @@ func (e taskEdit) empty() bool {
 // runView is a run as the verbs show it: the API's shape, times in its
 // task's zone.
 type runView struct {
-	ID          int64      `json:"id"`
-	TaskID      int64      `json:"task_id"`
-	TaskKey     string     `json:"task_key"`
-	Status      string     `json:"status"`
-	TraceID     string     `json:"trace_id"`
-	ScheduledAt *time.Time `json:"scheduled_at"`
-	Attempt     int        `json:"attempt"`
-	FirstID     *int64     `json:"first_id"`
-	Source      string     `json:"source"`
-	StartedAt   *time.Time `json:"started_at"`
-	FinishedAt  *time.Time `json:"finished_at"`
-	DurationMS  *int64     `json:"duration_ms"`
-	RetryAt     *time.Time `json:"retry_at"`
-	Host        string     `json:"host"`
-	Owner       string     `json:"owner"`
-	Error       string     `json:"error"`
-
+	api.Run
 	loc *time.Location
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"taskrunner/api"
 	"taskrunner/conf"
 	"taskrunner/models"
 	"taskrunner/tasks"
@@ -343,16 +344,7 @@ func (d *dbBackend) listRuns(ctx context.Context, f models.RunFilter) ([]runView
 	}
 	out := make([]runView, len(rs))
 	for i, r := range rs {
-		out[i] = runView{ID: r.ID, TaskID: r.TaskID, TaskKey: r.TaskKey, Status: r.Status, TraceID: r.TraceID,
-			ScheduledAt: nullTime(r.ScheduledAt.Valid, r.ScheduledAt.Time), Attempt: r.Attempt, Source: r.Source,
-			StartedAt: nullTime(r.StartedAt.Valid, r.StartedAt.Time), FinishedAt: nullTime(r.FinishedAt.Valid, r.FinishedAt.Time),
-			RetryAt: nullTime(r.RetryAt.Valid, r.RetryAt.Time), Host: r.Host, Owner: r.Owner, Error: string(r.Error)}
-		if r.FirstID.Valid {
-			out[i].FirstID = &r.FirstID.Int64
-		}
-		if r.DurationMS.Valid {
-			out[i].DurationMS = &r.DurationMS.Int64
-		}
+		out[i] = runView{Run: api.ShowRun(r)}
 	}
 	return out, nil
 }

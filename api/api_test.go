@@ -517,8 +517,8 @@ func TestTriggerAndRuns(t *testing.T) {
 
 		// Runs: one, with its output tail and attempts; the list, filtered.
 		var one struct {
-			Run      runOut   `json:"run"`
-			Attempts []runOut `json:"attempts"`
+			Run      Run   `json:"run"`
+			Attempts []Run `json:"attempts"`
 		}
 		id := r.header.Get("X-Run-Id")
 		f.call("GET", "/api/v1/runs/"+id, "read", nil).want(t, 200, "").into(t, &one)
@@ -528,8 +528,8 @@ func TestTriggerAndRuns(t *testing.T) {
 		f.call("GET", "/api/v1/runs/999999", "read", nil).want(t, 404, "run 999999 not found")
 
 		var runs struct {
-			Items      []runOut `json:"items"`
-			NextCursor string   `json:"next_cursor"`
+			Items      []Run  `json:"items"`
+			NextCursor string `json:"next_cursor"`
 		}
 		f.call("GET", fmt.Sprintf("/api/v1/runs?task_id=%d", echo.ID), "read", nil).want(t, 200, "").into(t, &runs)
 		if len(runs.Items) != 1 || runs.Items[0].Status != models.RunSuccess || runs.Items[0].Source != models.SourceManual {

@@ -200,8 +200,8 @@ func lastLine(s string) string {
 	return s
 }
 
-// runOut is a run as the API shows it.
-type runOut struct {
+// Run is a run as the API shows it (the CLI shows the same).
+type Run struct {
 	ID          int64      `json:"id"`
 	TaskID      int64      `json:"task_id"`
 	TaskKey     string     `json:"task_key"`
@@ -221,8 +221,9 @@ type runOut struct {
 	Output      *string    `json:"output,omitempty"` // the tail, in one run's answer
 }
 
-func showRun(r models.ExecuteTask) runOut {
-	o := runOut{ID: r.ID, TaskID: r.TaskID, TaskKey: r.TaskKey, Status: r.Status, TraceID: r.TraceID,
+// ShowRun is a row of execute_task as the API shows it.
+func ShowRun(r models.ExecuteTask) Run {
+	o := Run{ID: r.ID, TaskID: r.TaskID, TaskKey: r.TaskKey, Status: r.Status, TraceID: r.TraceID,
 		ScheduledAt: nullTime(r.ScheduledAt.Valid, r.ScheduledAt.Time), Attempt: r.Attempt, Source: r.Source,
 		StartedAt: nullTime(r.StartedAt.Valid, r.StartedAt.Time), FinishedAt: nullTime(r.FinishedAt.Valid, r.FinishedAt.Time),
 		RetryAt: nullTime(r.RetryAt.Valid, r.RetryAt.Time), Host: r.Host, Owner: r.Owner, Error: string(r.Error)}
@@ -286,9 +287,9 @@ func (s *Server) listRuns(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]runOut, len(rs))
+	out := make([]Run, len(rs))
 	for i, run := range rs {
-		out[i] = showRun(run)
+		out[i] = ShowRun(run)
 	}
 	p := page{Items: out}
 	if len(rs) == limit {
@@ -330,7 +331,7 @@ func (s *Server) getRun(r *http.Request) (any, error) {
 			return nil, errorf(http.StatusBadRequest, "query tail: want a number of bytes, got %q", v)
 		}
 	}
-	out := showRun(run)
+	out := ShowRun(run)
 	o := string(run.Output)
 	if len(o) > tail {
 		o = o[len(o)-tail:]
@@ -343,9 +344,9 @@ func (s *Server) getRun(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	attempts := make([]runOut, len(atts))
+	attempts := make([]Run, len(atts))
 	for i, a := range atts {
-		attempts[i] = showRun(a)
+		attempts[i] = ShowRun(a)
 	}
 	return map[string]any{"run": out, "attempts": attempts}, nil
 }
