@@ -2,8 +2,8 @@ package redispool
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
