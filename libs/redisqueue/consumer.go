@@ -151,16 +151,23 @@ func (c *Consumer) Reclaim(ctx context.Context, minIdle time.Duration, maxDelive
 	if err != nil {
 		return nil, nil, fmt.Errorf("reclaim from %s: %w", c.queue, err)
 	}
+	reclaimed, givenUp = split(c.queue, msgs, counts, maxDeliveries)
+	return reclaimed, givenUp, nil
+}
+
+// split sorts claimed entries into those to run again and those delivered
+// more than maxDeliveries times (no limit when maxDeliveries <= 0).
+func split(queue string, msgs []redis.XMessage, counts map[string]int64, maxDeliveries int64) (reclaimed, givenUp []Delivery) {
 	for _, m := range msgs {
-		d := decode(c.queue, m)
+		d := decode(queue, m)
 		d.Deliveries = counts[m.ID]
-		if maxDeliveries > 0 && counts[m.ID] > maxDeliveries {
+		if maxDeliveries > 0 && d.Deliveries > maxDeliveries {
 			givenUp = append(givenUp, d)
 		} else {
 			reclaimed = append(reclaimed, d)
 		}
 	}
-	return reclaimed, givenUp, nil
+	return reclaimed, givenUp
 }
 
 // deliveryCounts asks XPENDING how many times each of msgs was delivered,

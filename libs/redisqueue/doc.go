@@ -29,6 +29,11 @@
 //     delivery count (XPENDING) tells a job delivered more than
 //     maxDeliveries times: it is given up, for the caller to mark lost or
 //     run again by the task's policy.
+//   - ReclaimFrom takes over at once the jobs of a consumer the registry
+//     declared dead (a script lists and claims them in one step, so two
+//     reapers never share one); RemoveConsumer then forgets it, refusing
+//     while anything is pending for it (XGROUP DELCONSUMER would drop
+//     those entries from the group, and nobody would be given them again).
 //
 // Redis restarted empty, or the stream evicted: a Fetch that finds no
 // group creates it again (XGROUP CREATE … MKSTREAM, from the start of the

@@ -483,3 +483,94 @@ func TestConsumer_Fetch_KeyDeletedWhileBlocked(t *testing.T) {
 		t.Fatal("Fetch did not return")
 	}
 }
+
+// TestConsumer_ReclaimFrom: the jobs of a consumer declared dead go to
+// the reapers at once, each to one of them; the dead consumer can be
+// removed only once it holds nothing.
+func TestConsumer_ReclaimFrom(t *testing.T) {
+	q, rdb := setup(t)
+	ctx := testCtx(t)
+	const jobs = 250 // more than one batch
+	dead := q.Consumer("q", "dead")
+	if err := q.EnsureGroup(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range jobs {
+		if _, err := q.Enqueue(ctx, "q", msg(int64(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ds := mustFetch(t, ctx, dead, jobs); len(ds) != jobs {
+		t.Fatalf("Fetch = %d jobs, want %d", len(ds), jobs)
+	}
+	if removed, err := q.RemoveConsumer(ctx, "q", "dead"); removed || err != nil {
+		t.Fatalf("RemoveConsumer while it holds jobs = %v, %v; want false", removed, err)
+	}
+	var mu sync.Mutex
+	seen := map[int64]string{}
+	var wg sync.WaitGroup
+	for r := range 3 {
+		reaper := q.Consumer("q", fmt.Sprintf("reaper%d", r))
+		wg.Go(func() {
+			for {
+				got, gaveUp, err := reaper.ReclaimFrom(ctx, "dead", 5)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(gaveUp) != 0 {
+					t.Errorf("given up %+v with maxDeliveries 5", gaveUp)
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range got {
+					if other, dup := seen[d.RunID]; dup {
+						t.Errorf("run %d taken over by %s and %s", d.RunID, other, reaper.Name())
+					}
+					if d.Deliveries != 2 || d.Err != nil {
+						t.Errorf("run %d taken over as %+v, want its second delivery", d.RunID, d)
+					}
+					seen[d.RunID] = reaper.Name()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != jobs {
+		t.Errorf("%d jobs taken over, want %d", len(seen), jobs)
+	}
+	if removed, err := q.RemoveConsumer(ctx, "q", "dead"); !removed || err != nil {
+		t.Fatalf("RemoveConsumer once empty = %v, %v; want true", removed, err)
+	}
+	consumers, err := rdb.XInfoConsumers(ctx, q.Key("q"), Group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range consumers {
+		if c.Name == "dead" {
+			t.Errorf("consumer dead still listed: %+v", c)
+		}
+	}
+}
+
+// TestConsumer_ReclaimFrom_GivenUp: taken over past maxDeliveries, a job
+// is given up.
+func TestConsumer_ReclaimFrom_GivenUp(t *testing.T) {
+	q, _ := setup(t)
+	ctx := testCtx(t)
+	dead, reaper := q.Consumer("q", "dead"), q.Consumer("q", "reaper")
+	if _, err := q.Enqueue(ctx, "q", msg(1)); err != nil {
+		t.Fatal(err)
+	}
+	mustFetch(t, ctx, dead, 1)
+	got, gaveUp, err := reaper.ReclaimFrom(ctx, "dead", 1)
+	if err != nil || len(got) != 0 || len(gaveUp) != 1 || gaveUp[0].RunID != 1 || gaveUp[0].Deliveries != 2 {
+		t.Fatalf("ReclaimFrom = %+v, %+v, %v; want run 1 given up at its second delivery", got, gaveUp, err)
+	}
+	if got, gaveUp, err := reaper.ReclaimFrom(ctx, "nobody", 1); err != nil || len(got)+len(gaveUp) != 0 {
+		t.Errorf("ReclaimFrom an unknown consumer = %v, %v, %v; want nothing", got, gaveUp, err)
+	}
+}
