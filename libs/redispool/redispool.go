@@ -19,7 +19,8 @@ import (
 //
 // Which deployment is meant follows from the keys:
 //   - master_name set: Sentinel; addrs (or addr) are the Sentinels, and
-//     master_name the master they watch.
+//     master_name the master they watch. password is the master's; the
+//     Sentinels are asked without one.
 //   - addrs with two or more entries: Cluster; addrs are seed nodes, and
 //     db must be 0 (a cluster has one database).
 //   - otherwise: the one server at addr (or at the single entry of addrs).
