@@ -1,0 +1,193 @@
+package redisqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Group is the consumer group every worker of a queue reads through.
+const Group = "workers"
+
+// Message is what a queued run carries: ids only. The payload (function,
+// args, timeout) stays in the run's row.
+type Message struct {
+	RunID   int64  // the run's row
+	Attempt int    // the attempt the message was sent for; an older one is stale
+	TraceID string // for logs
+}
+
+// Delivery is a Message as a consumer received it.
+type Delivery struct {
+	Queue string // the queue's name
+	ID    string // the stream entry's id, for Ack and Extend
+	Message
+	// Deliveries is how many times the entry was delivered, this time
+	// included: 1 from Fetch, more from Reclaim.
+	Deliveries int64
+	// Err, when set, says the entry could not be read as a Message (a
+	// field missing or malformed): Ack it to drop it.
+	Err error
+}
+
+// Queue enqueues onto, and reports on, the named queues under one key
+// prefix. It is safe for concurrent use.
+type Queue struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// New returns the queues under prefix on rdb.
+func New(rdb redis.UniversalClient, prefix string) *Queue {
+	return &Queue{rdb: rdb, prefix: prefix}
+}
+
+// Key is the stream of the named queue: {prefix:queue}:jobs, its braces a
+// Cluster hash tag.
+func (q *Queue) Key(queue string) string { return "{" + q.prefix + ":" + queue + "}:jobs" }
+
+// Enqueue adds m to the named queue and returns its entry id.
+func (q *Queue) Enqueue(ctx context.Context, queue string, m Message) (string, error) {
+	id, err := q.rdb.XAdd(ctx, &redis.XAddArgs{
+		Stream: q.Key(queue),
+		Values: []any{"run_id", m.RunID, "attempt", m.Attempt, "trace_id", m.TraceID},
+	}).Result()
+	if err != nil {
+		return "", fmt.Errorf("enqueue run %d on %s: %w", m.RunID, queue, err)
+	}
+	return id, nil
+}
+
+// EnsureGroup creates the queue's stream and group if either is missing.
+// The group starts at the beginning of the stream, so entries added before
+// it exists (by an Enqueue after Redis restarted empty) are read.
+func (q *Queue) EnsureGroup(ctx context.Context, queue string) error {
+	err := q.rdb.XGroupCreateMkStream(ctx, q.Key(queue), Group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create group of %s: %w", queue, err)
+	}
+	return nil
+}
+
+// isNoGroup reports an error of a stream or group that does not exist.
+func isNoGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
+}
+
+// isGone reports an error of a blocked XREADGROUP whose stream or group was
+// deleted while it waited (Redis 7: "UNBLOCKED the stream key no longer
+// exists"), or of one that found none.
+func isGone(err error) bool {
+	return isNoGroup(err) || err != nil && strings.HasPrefix(err.Error(), "UNBLOCKED")
+}
+
+// Pending returns how many of the queue's jobs are delivered and not yet
+// acknowledged: in hand, or held by a worker that died.
+func (q *Queue) Pending(ctx context.Context, queue string) (int64, error) {
+	p, err := q.rdb.XPending(ctx, q.Key(queue), Group).Result()
+	if isNoGroup(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pending of %s: %w", queue, err)
+	}
+	return p.Count, nil
+}
+
+// Depth returns how many of the queue's jobs wait for a first delivery.
+// Acknowledged entries are deleted, so the stream holds the waiting and
+// the pending ones.
+func (q *Queue) Depth(ctx context.Context, queue string) (int64, error) {
+	var xlen *redis.IntCmd
+	var pend *redis.XPendingCmd
+	_, err := q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		xlen = p.XLen(ctx, q.Key(queue))
+		pend = p.XPending(ctx, q.Key(queue), Group)
+		return nil
+	})
+	if err != nil && !isNoGroup(err) {
+		return 0, fmt.Errorf("depth of %s: %w", queue, err)
+	}
+	if xlen.Err() != nil {
+		return 0, fmt.Errorf("depth of %s: %w", queue, xlen.Err())
+	}
+	var pending int64
+	if pend.Err() == nil {
+		pending = pend.Val().Count
+	}
+	return max(xlen.Val()-pending, 0), nil
+}
+
+// OldestAge returns how long the oldest job waiting for a first delivery
+// has waited, by the server's clock (entry ids are its milliseconds), so
+// the hosts' clocks do not matter; 0 when none waits.
+func (q *Queue) OldestAge(ctx context.Context, queue string) (time.Duration, error) {
+	key := q.Key(queue)
+	start := "-"
+	groups, err := q.rdb.XInfoGroups(ctx, key).Result()
+	switch {
+	case err != nil && strings.Contains(err.Error(), "no such key"):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("oldest of %s: %w", queue, err)
+	}
+	for _, g := range groups {
+		if g.Name == Group {
+			start = "(" + g.LastDeliveredID
+		}
+	}
+	var first *redis.XMessageSliceCmd
+	var now *redis.TimeCmd
+	if _, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		first = p.XRangeN(ctx, key, start, "+", 1)
+		now = p.Time(ctx)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("oldest of %s: %w", queue, err)
+	}
+	if len(first.Val()) == 0 {
+		return 0, nil
+	}
+	ms, err := idMillis(first.Val()[0].ID)
+	if err != nil {
+		return 0, fmt.Errorf("oldest of %s: %w", queue, err)
+	}
+	return max(now.Val().Sub(time.UnixMilli(ms)), 0), nil
+}
+
+// idMillis is the millisecond part of a stream entry id.
+func idMillis(id string) (int64, error) {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("entry id %q: %w", id, err)
+	}
+	return n, nil
+}
+
+// decode reads an entry as a Delivery.
+func decode(queue string, m redis.XMessage) Delivery {
+	d := Delivery{Queue: queue, ID: m.ID}
+	field := func(name string) string {
+		s, _ := m.Values[name].(string)
+		return s
+	}
+	var errs []error
+	var err error
+	if d.RunID, err = strconv.ParseInt(field("run_id"), 10, 64); err != nil || d.RunID <= 0 {
+		errs = append(errs, fmt.Errorf("run_id %q", field("run_id")))
+	}
+	if d.Attempt, err = strconv.Atoi(field("attempt")); err != nil {
+		errs = append(errs, fmt.Errorf("attempt %q", field("attempt")))
+	}
+	d.TraceID = field("trace_id")
+	if len(errs) > 0 {
+		d.Err = fmt.Errorf("entry %s of %s: %w", m.ID, queue, errors.Join(errs...))
+	}
+	return d
+}
