@@ -177,6 +177,7 @@ func editBus(ctx context.Context, a *app, eng *engine.Engine) *edits.Bus {
 		a.log.Warn("redis unreachable: API edits reach the other replicas at their next sync", "error", err)
 		return nil
 	}
+	redispool.CheckServer(ctx, rdb, a.log) // warns of eviction or no persistence; never stops the start
 	bus := edits.New(rdb, a.cfg.Redis.Prefix, uuid.NewString(), a.log)
 	if err := bus.Listen(ctx, eng.Reload); err != nil {
 		a.log.Warn("redis: edits of the other replicas are applied at the next sync", "error", err)
