@@ -23,9 +23,19 @@ func (f FieldError) Error() string { return "column " + f.Field + ": " + f.Messa
 // ParseSchedule, ParseArgs, the registry's Check), whatever is_valid
 // says. ref is what relative text phrases are measured from: the row's
 // update_at, or now for a row not yet written. Two valid rows of one
-// task_key are not checked here: that takes the table.
+// task_key are not checked here; child tasks (extra.then) that would make
+// a loop with the scheduled rows are.
 func (e *Engine) CheckTask(t models.Task, ref time.Time) []FieldError {
-	return CheckTask(e.cfg, e.reg, t, ref)
+	errs := CheckTask(e.cfg, e.reg, t, ref)
+	if opts, _, err := parseOptions(t.Extra, e.cfg.Location, e.cfg.Defaults); err == nil && len(opts.Then) > 0 {
+		e.tab.mu.Lock()
+		loop := e.syncer.thenLoop(t.Key, opts.Then)
+		e.tab.mu.Unlock()
+		if loop != "" {
+			errs = append(errs, FieldError{"extra", "key \"then\": the child tasks make a loop: " + loop})
+		}
+	}
+	return errs
 }
 
 // CheckTask is Engine.CheckTask for a configuration and registry.

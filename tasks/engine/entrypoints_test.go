@@ -155,6 +155,11 @@ func TestEngine_ChildTasks(t *testing.T) {
 			t.Fatalf("loop row: %q %q", row.Status, row.SchedError)
 		}
 		_ = loop
+		// The API refuses such a row before it is written.
+		errs := h.e.CheckTask(models.Task{Key: "grandchild", Func: "record", Trigger: "interval", Spec: "3600", Extra: `{"then": ["parent"]}`}, start)
+		if len(errs) != 1 || errs[0].Field != "extra" || !strings.Contains(errs[0].Message, "grandchild → parent → on_success → grandchild") {
+			t.Fatalf("CheckTask of a row closing a loop: %v", errs)
+		}
 
 		run, err := h.e.RunNow(t.Context(), "parent", tasks.Args{})
 		must(t, err)
