@@ -627,7 +627,8 @@ func TestBackfill(t *testing.T) {
 		task := f.create(map[string]any{"task_key": "hourly", "execute_func": "echo", "trigger": "cron", "spec": "0 * * * *"})
 		must(t, f.eng.SyncOnce(t.Context()))
 		now := time.Now().UTC()
-		from, to := now.Add(-3*time.Hour).Format(time.RFC3339), now.Add(-time.Minute).Format(time.RFC3339)
+		hour := now.Truncate(time.Hour) // three fire times whatever the minute: hour-3h, hour-2h, hour-1h
+		from, to := hour.Add(-3*time.Hour).Format(time.RFC3339), hour.Add(-time.Hour).Format(time.RFC3339)
 		path := fmt.Sprintf("/api/v1/tasks/%d/backfill?from=%s&to=%s", task.ID, from, to)
 
 		var plan backfillPlan
