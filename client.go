@@ -243,19 +243,11 @@ func (r *runView) localize(loc *time.Location) {
 	}
 }
 
-// replicaView is a row of replica: a taskrunner process or a worker.
+// replicaView is a row of replica as the verbs show it: the API's shape,
+// and whether it is live.
 type replicaView struct {
-	ID          string          `json:"id"`
-	Kind        string          `json:"kind"`
-	Host        string          `json:"host"`
-	PID         int             `json:"pid"`
-	Version     string          `json:"version"`
-	Info        json.RawMessage `json:"info"`
-	StartedAt   time.Time       `json:"started_at"`
-	HeartbeatAt time.Time       `json:"heartbeat_at"`
-	DeadAt      *time.Time      `json:"dead_at"`
-	DeadReason  string          `json:"dead_reason"`
-	State       string          `json:"state"` // live or dead
+	api.Replica
+	State string `json:"state"` // live or dead
 }
 
 func (r *replicaView) localize(loc *time.Location) {

@@ -363,8 +363,7 @@ func (d *dbBackend) listReplicas(ctx context.Context, kind string, deadWithin ti
 	}
 	out := make([]replicaView, len(rs))
 	for i, r := range rs {
-		out[i] = replicaView{ID: r.ID, Kind: r.Kind, Host: r.Host, PID: r.PID, Version: r.Version, Info: rawJSON(r.Info),
-			StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt, DeadAt: nullTime(r.DeadAt.Valid, r.DeadAt.Time), DeadReason: r.DeadReason}
+		out[i] = replicaView{Replica: api.ShowReplica(r)}
 		out[i].localize(d.cfg.Location)
 	}
 	return out, nil

@@ -392,22 +392,9 @@ func (s *Server) listReplicas(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	type replicaOut struct {
-		ID          string          `json:"id"`
-		Kind        string          `json:"kind"`
-		Host        string          `json:"host"`
-		PID         int             `json:"pid"`
-		Version     string          `json:"version"`
-		Info        json.RawMessage `json:"info"`
-		StartedAt   time.Time       `json:"started_at"`
-		HeartbeatAt time.Time       `json:"heartbeat_at"`
-		DeadAt      *time.Time      `json:"dead_at"`
-		DeadReason  string          `json:"dead_reason"`
-	}
-	out := make([]replicaOut, len(rs))
+	out := make([]Replica, len(rs))
 	for i, x := range rs {
-		out[i] = replicaOut{x.ID, x.Kind, x.Host, x.PID, x.Version, rawJSON(x.Info), x.StartedAt.UTC(), x.HeartbeatAt.UTC(),
-			nullTime(x.DeadAt.Valid, x.DeadAt.Time), x.DeadReason}
+		out[i] = ShowReplica(x)
 	}
 	return out, nil
 }
@@ -529,4 +516,25 @@ type backfillPlan struct {
 	Times   []time.Time `json:"times"`
 	Done    []bool      `json:"done"`
 	Pending int         `json:"pending"`
+}
+
+// Replica is a row of replica as the API shows it (the CLI shows the
+// same): a taskrunner process or a worker.
+type Replica struct {
+	ID          string          `json:"id"`
+	Kind        string          `json:"kind"`
+	Host        string          `json:"host"`
+	PID         int             `json:"pid"`
+	Version     string          `json:"version"`
+	Info        json.RawMessage `json:"info"`
+	StartedAt   time.Time       `json:"started_at"`
+	HeartbeatAt time.Time       `json:"heartbeat_at"`
+	DeadAt      *time.Time      `json:"dead_at"`
+	DeadReason  string          `json:"dead_reason"`
+}
+
+// ShowReplica is a row of replica as the API shows it.
+func ShowReplica(x models.Replica) Replica {
+	return Replica{x.ID, x.Kind, x.Host, x.PID, x.Version, rawJSON(x.Info), x.StartedAt.UTC(), x.HeartbeatAt.UTC(),
+		nullTime(x.DeadAt.Valid, x.DeadAt.Time), x.DeadReason}
 }
