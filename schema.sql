@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS `task` (
 CREATE TABLE IF NOT EXISTS `execute_task` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'primary key; sub_task_id in the original',
   `task_id` int(11) NOT NULL COMMENT 'task.id',
-  `status` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'pending / running / success / failed / timeout / skipped / missed / cancelled / interrupted / lost',
+  `status` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'pending / queued / running / success / failed / timeout / skipped / missed / cancelled / interrupted / lost',
   `extra` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT ('{}') COMMENT 'JSON',
   `trace_id` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'UUID of the run, on every log line',
   `create_at` timestamp(0) NOT NULL DEFAULT CURRENT_TIMESTAMP(0),
@@ -62,15 +62,18 @@ CREATE TABLE IF NOT EXISTS `execute_task` (
   `finished_at` datetime(6) NULL DEFAULT NULL COMMENT 'UTC',
   `duration_ms` bigint(20) NULL DEFAULT NULL,
   `heartbeat_at` datetime(6) NULL DEFAULT NULL COMMENT 'lease of a running run, UTC',
-  `retry_at` datetime(6) NULL DEFAULT NULL COMMENT 'when a pending retry may start, UTC',
+  `retry_at` datetime(6) NULL DEFAULT NULL COMMENT 'not before: when a pending run may start; for a queued one, when it was last sent, UTC',
   `host` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'hostname/pid that ran it',
   `owner` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'id of the replica that claimed it',
   `error` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'error, or panic with its stack',
   `output` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'result and output, bounded',
+  `queue` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'the named queue a worker takes the run from; empty: run by the replica that claimed it',
+  `queue_epoch` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'epoch of the queue the run was last sent under; another epoch, or empty, means send it again',
   PRIMARY KEY (`id`) USING BTREE,
   UNIQUE INDEX `ux__execute_task__fire`(`task_id`, `scheduled_at`, `attempt`),
   INDEX `ix__execute_task__create_at`(`create_at`),
-  INDEX `ix__execute_task__status_heartbeat`(`status`, `heartbeat_at`)
+  INDEX `ix__execute_task__status_heartbeat`(`status`, `heartbeat_at`),
+  INDEX `ix__execute_task__queued`(`status`, `queue`, `queue_epoch`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
 
 CREATE TABLE IF NOT EXISTS `run_start` (

@@ -61,11 +61,14 @@ CREATE TABLE IF NOT EXISTS execute_task (
   host TEXT NOT NULL DEFAULT '',
   owner TEXT NOT NULL DEFAULT '',
   error TEXT,
-  output TEXT
+  output TEXT,
+  queue TEXT NOT NULL DEFAULT '',
+  queue_epoch TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ux__execute_task__fire ON execute_task (task_id, scheduled_at, attempt);
 CREATE INDEX IF NOT EXISTS ix__execute_task__create_at ON execute_task (create_at);
 CREATE INDEX IF NOT EXISTS ix__execute_task__status_heartbeat ON execute_task (status, heartbeat_at);
+CREATE INDEX IF NOT EXISTS ix__execute_task__queued ON execute_task (status, queue, queue_epoch);
 
 CREATE TABLE IF NOT EXISTS run_start (
   id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,

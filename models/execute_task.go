@@ -21,6 +21,7 @@ import (
 // Run statuses of execute_task.
 const (
 	RunPending     = "pending" // a retry waiting for its retry_at
+	RunQueued      = "queued"  // handed to a named queue, for a worker to take
 	RunRunning     = "running"
 	RunSuccess     = "success"
 	RunFailed      = "failed"
@@ -66,10 +67,12 @@ type ExecuteTask struct {
 	Owner       string        `db:"owner"`
 	Error       NullString    `db:"error"`
 	Output      NullString    `db:"output"`
+	Queue       string        `db:"queue"`
+	QueueEpoch  string        `db:"queue_epoch"`
 }
 
 const executeTaskColumns = "id, task_id, status, extra, trace_id, create_at, update_at, task_key, scheduled_at, attempt, " +
-	"first_id, source, started_at, finished_at, duration_ms, heartbeat_at, retry_at, host, owner, error, output"
+	"first_id, source, started_at, finished_at, duration_ms, heartbeat_at, retry_at, host, owner, error, output, queue, queue_epoch"
 
 // Claim asks for one fire of a task. The unique key (task_id,
 // scheduled_at, attempt) lets exactly one claimant in the whole cluster
@@ -490,13 +493,14 @@ type RunningRun struct {
 	Owner  string `db:"owner"`
 }
 
-// ListRunningByTask returns the running rows of the given tasks. It reads
-// the running rows only (index on status).
+// ListRunningByTask returns the live rows of the given tasks: running, or
+// queued for a worker (a queued run's owner is empty). It reads those rows
+// only (index on status).
 func ListRunningByTask(ctx context.Context, q Querier, taskIDs []int64) (map[int64][]RunningRun, error) {
 	out := map[int64][]RunningRun{}
 	for _, part := range chunks(taskIDs, inList) {
 		var rs []RunningRun
-		if err := selectIn(ctx, q, &rs, "SELECT id, task_id, owner FROM execute_task WHERE status = ? AND task_id IN (?)", RunRunning, part); err != nil {
+		if err := selectIn(ctx, q, &rs, "SELECT id, task_id, owner FROM execute_task WHERE status IN (?, ?) AND task_id IN (?)", RunRunning, RunQueued, part); err != nil {
 			return nil, fmt.Errorf("list running runs: %w", err)
 		}
 		for _, r := range rs {

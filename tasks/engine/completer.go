@@ -26,7 +26,7 @@ type completer struct {
 	log   *slog.Logger
 	clock clockwork.Clock
 	obs   Observer
-	tab   *table
+	tab   followUps
 	host  string
 	// hold, when set, waits (briefly) while released runs are still
 	// starting: writes that can wait do, leaving the cores to the starts.
@@ -138,9 +138,17 @@ func (c *completer) nextAttempt(job Job, status string, noRetry bool) (models.Cl
 	return nextAttemptClaim(c.tab, c.clock.Now(), c.host, job.TaskID, job.TaskKey, job.ScheduledAt, job.Attempt, job.first())
 }
 
+// followUps is what an outcome's follow-ups are decided from: the options
+// of a task (its retries, its child tasks) and the scheduled task holding
+// a key. A replica's table is one; a worker's taskCache another.
+type followUps interface {
+	options(id int64) (taskOptions, bool)
+	byKey(key string) (*entry, time.Time, bool)
+}
+
 // nextAttemptClaim builds the pending row of attempt+1 of a fire, if the
 // task is still scheduled and its max_retries allows one.
-func nextAttemptClaim(tab *table, now time.Time, host string, taskID int64, taskKey string, at time.Time, attempt int, firstID int64) (models.Claim, bool) {
+func nextAttemptClaim(tab followUps, now time.Time, host string, taskID int64, taskKey string, at time.Time, attempt int, firstID int64) (models.Claim, bool) {
 	opts, ok := tab.options(taskID)
 	if !ok || attempt > opts.MaxRetries {
 		return models.Claim{}, false
@@ -154,7 +162,7 @@ func nextAttemptClaim(tab *table, now time.Time, host string, taskID int64, task
 // childClaims are the pending rows of the child tasks (extra.then) a run
 // that ended as status starts: due now, scheduled at now (each parent
 // run starts each child once), their extra naming the parent run.
-func childClaims(tab *table, now time.Time, host string, taskID, runID int64, status string) []models.Claim {
+func childClaims(tab followUps, now time.Time, host string, taskID, runID int64, status string) []models.Claim {
 	opts, ok := tab.options(taskID)
 	if !ok || len(opts.Then) == 0 {
 		return nil

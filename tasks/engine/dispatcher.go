@@ -248,7 +248,7 @@ func jobsFor(members []*entry, claims []models.Claim, ids []int64, replaces map[
 		m, c := members[i], claims[i]
 		jobs = append(jobs, Job{
 			RunID: id, TraceID: c.TraceID, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args, Extra: m.extra(),
-			ScheduledAt: c.ScheduledAt, Source: c.Source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: c.Owner, DoneStatus: doneStatus,
+			ScheduledAt: c.ScheduledAt, Source: c.Source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: c.Owner, DoneStatus: doneStatus, Queue: m.queue,
 		})
 	}
 	return jobs, replaced
@@ -476,13 +476,18 @@ func (d *dispatcher) fireFailed(members []*entry, at time.Time, err error) {
 // function's context at once if it is here, or at its next lease
 // renewal otherwise.
 func (d *dispatcher) closeRun(ctx context.Context, id int64, why string) bool {
-	ok, err := models.CloseRun(ctx, d.db, id, models.RunRunning, models.RunCancelled, why, d.clock.Now(), time.Time{})
-	if err != nil {
-		d.log.Warn("cancel run", "exec_id", id, "error", err)
-		return false
+	for _, from := range []string{models.RunRunning, models.RunQueued} {
+		ok, err := models.CloseRun(ctx, d.db, id, from, models.RunCancelled, why, d.clock.Now(), time.Time{})
+		if err != nil {
+			d.log.Warn("cancel run", "exec_id", id, "error", err)
+			return false
+		}
+		if ok {
+			if from == models.RunRunning {
+				d.exec.Cancel(id, errors.New(why))
+			}
+			return true
+		}
 	}
-	if ok {
-		d.exec.Cancel(id, errors.New(why))
-	}
-	return ok
+	return false
 }

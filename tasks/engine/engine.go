@@ -66,6 +66,14 @@ func WithExecutor(build func(Recorder) Executor) Option {
 	return func(e *Engine) { e.buildExec = build }
 }
 
+// WithQueue sends runs to named queues over tr, for workers to run: the
+// runs of a row whose extra names a queue, and of a function for which
+// byDefault reports true (the generic kinds) on DefaultQueue. Other runs
+// stay in the replica.
+func WithQueue(tr Transport, byDefault func(fn string) bool) Option {
+	return func(e *Engine) { e.transport, e.queueByDefault = tr, byDefault }
+}
+
 // Engine is the scheduler daemon's core. Create it with New.
 type Engine struct {
 	cfg       Config
@@ -77,6 +85,9 @@ type Engine struct {
 	version   string
 	host      string
 	buildExec func(Recorder) Executor
+	// transport carries queued runs to workers; nil: every run is local.
+	transport      Transport
+	queueByDefault func(fn string) bool
 
 	tab        *table
 	registry   *registry
@@ -85,6 +96,7 @@ type Engine struct {
 	exec       Executor
 	retrier    *retrier
 	rescuer    *rescuer
+	sweeper    *sweeper // nil without a transport
 	dispatcher *dispatcher
 	timer      *timer
 	syncer     *syncer
@@ -113,12 +125,18 @@ func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts 
 		e.exec = e.runner
 		e.completer.hold = e.runner.waitStarts
 	}
+	if e.transport != nil {
+		e.exec = &router{local: e.exec, queue: &queueExec{db: db, tr: e.transport, clock: e.clock, log: e.log, owner: e.registry.ID}}
+	}
 	e.retrier = &retrier{cfg: cfg, db: db, log: e.log, clock: e.clock, tab: e.tab, exec: e.exec, host: e.host, owner: e.registry.ID}
 	e.completer.due = e.retrier.due
 	e.rescuer = &rescuer{cfg: cfg, db: db, log: e.log, clock: e.clock, obs: e.obs, tab: e.tab, host: e.host,
 		due: e.retrier.due, continuous: e.registry.continuous}
 	e.dispatcher = &dispatcher{cfg: cfg, db: db, log: e.log, clock: e.clock, obs: e.obs, tab: e.tab, exec: e.exec, host: e.host,
 		owner: e.registry.ID, alive: e.registry.alive, hold: e.completer.hold}
+	if e.transport != nil {
+		e.sweeper = &sweeper{cfg: cfg, db: db, log: e.log, clock: e.clock, tab: e.tab, tr: e.transport, dead: func(id string) bool { return !e.registry.alive(id) }}
+	}
 	e.registry.fenced = func(old string) {
 		if e.runner != nil {
 			if n := e.runner.CancelOwner(old, errDeclaredDead); n > 0 {
@@ -132,6 +150,17 @@ func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts 
 	}
 	e.syncer = &syncer{cfg: cfg, db: db, reg: reg, log: e.log, clock: e.clock, obs: e.obs, tab: e.tab, timer: e.timer,
 		caughtUp: e.dispatcher.catchUp}
+	if e.transport != nil {
+		e.syncer.queueOf = func(fn, named string) string {
+			switch {
+			case named != "":
+				return named
+			case e.queueByDefault != nil && e.queueByDefault(fn):
+				return DefaultQueue
+			}
+			return ""
+		}
+	}
 	return e, nil
 }
 
@@ -147,6 +176,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.retrier.Start()
 	e.rescuer.Start()
+	if e.sweeper != nil {
+		e.sweeper.Start()
+	}
 	e.dispatcher.Start()
 	e.timer.Start()
 	e.started = true
@@ -189,6 +221,9 @@ func (e *Engine) Shutdown() error {
 	e.syncer.Stop()
 	e.timer.Stop()
 	e.dispatcher.Stop()
+	if e.sweeper != nil {
+		e.sweeper.Stop()
+	}
 	e.retrier.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
 	defer cancel()

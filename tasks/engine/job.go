@@ -36,6 +36,9 @@ type Job struct {
 	// DoneStatus is the task's status once the run ends: ready, or done
 	// for the last fire of a date task.
 	DoneStatus string `json:"done_status"`
+	// Queue is the named queue a worker takes the run from; empty: it
+	// runs in the replica that claimed it.
+	Queue string `json:"queue,omitempty"`
 }
 
 // first returns the run id of attempt 1 of the job's fire.

@@ -22,6 +22,10 @@ const (
 
 	BackoffFixed       = "fixed"
 	BackoffExponential = "exponential"
+
+	// A run a worker held when it died (or stopped renewing its lease):
+	OnLostDrop    = "drop"    // it is recorded lost, and max_retries decides (the default)
+	OnLostRecover = "recover" // it goes back on its queue, the same attempt, to run elsewhere
 )
 
 // taskOptions are the keys of task.extra the engine reads. Other keys are
@@ -39,6 +43,8 @@ type taskOptions struct {
 	RetryDelay    duration  `json:"retry_delay"`     // first delay. Defaults to 10s
 	RetryMaxDelay duration  `json:"retry_max_delay"` // cap of the exponential delay. Defaults to 10m
 	Then          thenRules `json:"then"`            // child tasks run when a run of this one ends
+	Queue         string    `json:"queue"`           // the named queue its runs go to; "" = the default for its function
+	OnLost        string    `json:"on_lost"`         // recover | drop: a queued run whose worker died
 }
 
 // Conditions of extra.then.
@@ -130,7 +136,7 @@ func (o *taskOptions) fields() map[string]any {
 		"overlap": &o.Overlap, "max_parallel": &o.MaxParallel,
 		"max_retries": &o.MaxRetries, "retry_backoff": &o.RetryBackoff,
 		"retry_delay": &o.RetryDelay, "retry_max_delay": &o.RetryMaxDelay,
-		"then": &o.Then,
+		"then": &o.Then, "queue": &o.Queue, "on_lost": &o.OnLost,
 	}
 }
 
@@ -139,6 +145,7 @@ func parseOptions(extra string, defaultLoc *time.Location, d Defaults) (taskOpti
 	o := taskOptions{
 		Misfire: d.Misfire, MisfireGrace: duration(d.MisfireGrace), MisfireMax: d.MisfireMax, Overlap: d.Overlap,
 		RetryBackoff: BackoffExponential, RetryDelay: duration(10 * time.Second), RetryMaxDelay: duration(10 * time.Minute),
+		OnLost: OnLostDrop,
 	}
 	if strings.TrimSpace(extra) != "" {
 		var keys map[string]json.RawMessage
@@ -183,6 +190,12 @@ func (o taskOptions) validate() error {
 	}
 	if err := oneOf("retry_backoff", o.RetryBackoff, BackoffFixed, BackoffExponential); err != nil {
 		return err
+	}
+	if err := oneOf("on_lost", o.OnLost, OnLostDrop, OnLostRecover); err != nil {
+		return err
+	}
+	if !validQueueName(o.Queue) {
+		return fmt.Errorf("key \"queue\": want 1 to 64 letters, digits, '-', '_' or '.', got %q", o.Queue)
 	}
 	for key, n := range map[string]int{"misfire_max": o.MisfireMax, "max_parallel": o.MaxParallel, "max_retries": o.MaxRetries} {
 		if n < 0 {

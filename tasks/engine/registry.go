@@ -35,6 +35,11 @@ type registry struct {
 	version string
 	// fenced is told the old id when this replica was declared dead.
 	fenced func(old string)
+	// kind and info are the row's kind (replica when empty) and info
+	// JSON; join, when set, registers the row instead of
+	// models.RegisterReplica (a worker presents its token there).
+	kind, info string
+	join       func(ctx context.Context, r models.Replica) error
 
 	id   atomic.Pointer[string]
 	mu   sync.Mutex
@@ -80,8 +85,15 @@ func (r *registry) Start(ctx context.Context) error {
 func (r *registry) register(ctx context.Context) error {
 	id := uuid.NewString()
 	now := r.clock.Now()
-	err := models.RegisterReplica(ctx, r.db, models.Replica{ID: id, Kind: models.KindReplica, Host: r.host, PID: os.Getpid(),
-		Version: r.version, StartedAt: now, HeartbeatAt: now})
+	kind, join := r.kind, r.join
+	if kind == "" {
+		kind = models.KindReplica
+	}
+	if join == nil {
+		join = func(ctx context.Context, rep models.Replica) error { return models.RegisterReplica(ctx, r.db, rep) }
+	}
+	err := join(ctx, models.Replica{ID: id, Kind: kind, Host: r.host, PID: os.Getpid(),
+		Version: r.version, Info: r.info, StartedAt: now, HeartbeatAt: now})
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,14 @@ func (r *rescuer) rescue(ctx context.Context, runs []models.ExecuteTask, now tim
 		}
 	}
 	for _, run := range runs {
+		if run.Queue != "" {
+			if opts, ok := r.tab.options(run.TaskID); ok && opts.OnLost == OnLostRecover {
+				if err := r.recover(ctx, run, now, why); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		at, let := started[run.Owner][run.ID]
 		if !run.StartedAt.Valid && !let {
 			// Claimed but never started: nothing ran, so any replica may run it.
@@ -152,6 +160,19 @@ func (r *rescuer) rescue(ctx context.Context, runs []models.ExecuteTask, now tim
 			return err
 		}
 	}
+	return nil
+}
+
+// recover puts a queued run whose worker is gone back on its queue (the
+// task's on_lost is recover): it runs again elsewhere, the same attempt.
+func (r *rescuer) recover(ctx context.Context, run models.ExecuteTask, now time.Time, why string) error {
+	note := fmt.Sprintf("recovered: its worker %s (%s) %s; sent again to queue %s", run.Owner, run.Host, why, run.Queue)
+	ok, err := models.RecoverRun(ctx, r.db, run.ID, run.Owner, note, now)
+	if err != nil || !ok {
+		return err
+	}
+	r.log.Warn("run recovered from a dead worker (on_lost recover)", "task_key", run.TaskKey, "exec_id", run.ID, "owner", run.Owner, "queue", run.Queue)
+	r.obs.Requeued(run.TaskKey, run.ID, run.Owner)
 	return nil
 }
 

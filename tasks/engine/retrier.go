@@ -93,7 +93,7 @@ func (r *retrier) startDue(ctx context.Context) error {
 		r.exec.Execute(ctx, []Job{{
 			RunID: p.ID, TraceID: p.TraceID, TaskID: p.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: ent.args, Extra: ent.extra(),
 			ScheduledAt: p.ScheduledAt.Time, Source: p.Source, Attempt: p.Attempt, FirstID: p.FirstID.Int64,
-			Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus,
+			Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: ent.queue,
 		}}, nil)
 	}
 	return nil

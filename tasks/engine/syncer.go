@@ -38,6 +38,9 @@ type syncer struct {
 	// the dispatcher accounts for the fire times nobody claimed while all
 	// replicas were down.
 	caughtUp func(rows []models.Task, now time.Time)
+	// queueOf names the queue the runs of a row go to, from its function
+	// and its extra.queue; "" runs them in the replica. Nil: no queue.
+	queueOf func(fn, named string) string
 
 	mu       sync.Mutex     // one sync at a time
 	again    map[int64]bool // rows to read again at the next sync: applied, not written
@@ -607,6 +610,9 @@ func (s *syncer) build(t models.Task, hash string, ch *changes, now time.Time) *
 		return ne
 	}
 	ne.opts, ne.loc = opts, loc
+	if s.queueOf != nil {
+		ne.queue = s.queueOf(t.Func, opts.Queue)
+	}
 	if ne.sched, err = ch.parse(t.Trigger, t.Spec, loc, t.UpdateAt); err != nil {
 		ne.err = err.Error()
 		return ne

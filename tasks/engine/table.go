@@ -21,6 +21,7 @@ type entry struct {
 	args  tasks.Args
 	opts  taskOptions
 	group *group
+	queue string // the queue its runs go to; "" = run in the replica
 	err   string // why the row is not scheduled
 	done  bool   // a date task with no fire time left
 }

@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+)
+
+// Transport carries queued runs from the replicas that claim them to the
+// workers that run them. It is only a carrier: a run's row says whether
+// it is queued, and a worker takes the row (models.TakeQueued) before it
+// runs it, so a job delivered twice, late, or after its run was cancelled
+// is recognised there and dropped. Redis Streams (tasks/queue) is one; the
+// LocalTransport, in this process's memory, is the other.
+type Transport interface {
+	// Epoch returns the queue's epoch, starting a new one when the queue's
+	// store has none (it was never used, or lost its content). Rows
+	// queued under another epoch are sent again.
+	Epoch(ctx context.Context, queue string) (string, error)
+	// Send adds the jobs to the queue, and returns the epoch they were
+	// added under (read in one step with the add).
+	Send(ctx context.Context, queue string, jobs []Job) (string, error)
+	// Receive waits up to about a second for at most n jobs for consumer;
+	// it returns none when ctx ends or nothing came.
+	Receive(ctx context.Context, queue, consumer string, n int) ([]Delivery, error)
+	// Ack forgets delivered jobs: their outcome is recorded, or they were
+	// stale.
+	Ack(ctx context.Context, queue string, ids []string) error
+	// Orphans takes the jobs delivered to the consumers dead reports and
+	// not acknowledged, and forgets those consumers.
+	Orphans(ctx context.Context, queue string, dead func(consumer string) bool) ([]Delivery, error)
+	// Kill asks the worker running a run to cancel it; Kills delivers the
+	// requests until ctx ends.
+	Kill(ctx context.Context, runID int64) error
+	Kills(ctx context.Context) <-chan int64
+}
+
+// Delivery is a job as a worker received it.
+type Delivery struct {
+	ID  string // the transport's id of the message, for Ack
+	Job Job
+	// Err, when set, says the message could not be read as a job: it is
+	// acknowledged and dropped.
+	Err error
+}
+
+// DefaultQueue is the queue of a task whose row names none, when its
+// function is one that goes to a queue by default.
+const DefaultQueue = "default"
+
+// validQueueName reports whether s may name a queue: empty (the default),
+// or 1 to 64 letters, digits, '-', '_' or '.'.
+func validQueueName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// queueExec is the Executor of queued runs: at their time it hands them
+// to their queue (the rows say queued, with the queue's epoch) and sends
+// them; the replica's part ends there. A worker takes each row and runs
+// it.
+type queueExec struct {
+	db    *models.DB
+	tr    Transport
+	clock clockwork.Clock
+	log   *slog.Logger
+	owner func() string
+}
+
+// Execute hands the jobs to their queues once gate opens; each channel
+// is closed once the job is handed over (or given up: a replica declared
+// dead hands nothing on, and the rescuer requeues its claims).
+func (q *queueExec) Execute(ctx context.Context, jobs []Job, gate *Gate) []<-chan struct{} {
+	done := make(chan struct{})
+	out := make([]<-chan struct{}, len(jobs))
+	for i := range out {
+		out[i] = done
+	}
+	go func() {
+		defer close(done)
+		if gate != nil {
+			<-gate.Wait()
+			if gate.Aborted() {
+				return
+			}
+		}
+		q.handOff(context.WithoutCancel(ctx), jobs)
+	}()
+	return out
+}
+
+// handOff queues and sends jobs, queue by queue.
+func (q *queueExec) handOff(ctx context.Context, jobs []Job) {
+	byQueue := map[string][]Job{}
+	for _, j := range jobs {
+		byQueue[j.Queue] = append(byQueue[j.Queue], j)
+	}
+	for name, js := range byQueue {
+		if err := q.handOffQueue(ctx, name, js); err != nil {
+			q.log.Error("runs not handed to their queue; they run elsewhere once their lease runs out", "queue", name, "runs", len(js), "error", err)
+		}
+	}
+}
+
+func (q *queueExec) handOffQueue(ctx context.Context, name string, jobs []Job) error {
+	owner := q.owner()
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.RunID
+	}
+	// The epoch is read before the rows are written: should the queue's
+	// store lose its content between the two, the epoch the send returns
+	// differs, and the rows are marked to be sent again.
+	var epoch string
+	err := retryTransient(ctx, func() (err error) {
+		epoch, err = q.tr.Epoch(ctx, name)
+		return err
+	})
+	if err != nil {
+		epoch = "" // sent by the sweeper once the queue answers
+	}
+	var queued []int64
+	err = retryTransient(ctx, func() (err error) {
+		queued, err = models.QueueRuns(ctx, q.db, owner, ids, name, epoch, q.clock.Now())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if epoch == "" || len(queued) == 0 {
+		return nil
+	}
+	in := make(map[int64]bool, len(queued))
+	for _, id := range queued {
+		in[id] = true
+	}
+	send := make([]Job, 0, len(queued))
+	for _, j := range jobs {
+		if in[j.RunID] {
+			j.Owner = ""
+			send = append(send, j)
+		}
+	}
+	got, err := q.tr.Send(ctx, name, send)
+	if err == nil && got == epoch {
+		return nil
+	}
+	if err != nil {
+		q.log.Warn("queued runs not sent; they are sent again once the queue answers", "queue", name, "runs", len(send), "error", err)
+	}
+	// Not sent, or sent under a new epoch: send again (duplicates are
+	// dropped at the take).
+	return retryTransient(ctx, func() error { return models.SentRuns(ctx, q.db, queued, "", q.clock.Now()) })
+}
+
+// Cancel asks the worker that runs the run to cancel it; the run's row is
+// closed already (the worker's lease keeper would notice within a
+// renewal).
+func (q *queueExec) Cancel(runID int64, _ error) bool {
+	if err := q.tr.Kill(context.Background(), runID); err != nil {
+		q.log.Warn("kill request not sent; the worker stops the run at its next lease renewal", "exec_id", runID, "error", err)
+		return false
+	}
+	return true
+}
+
+// Drain has nothing to wait for: the workers run the jobs.
+func (q *queueExec) Drain(context.Context) int { return 0 }
+
+// retryTransient runs write until it succeeds, fails for good, or about
+// 30 s of attempts passed.
+func retryTransient(ctx context.Context, write func() error) error {
+	wait := 50 * time.Millisecond
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if err = write(); err == nil || models.IsPermanent(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// router sends each job to the queue its task names, or to the
+// in-process runner when it names none.
+type router struct {
+	local Executor
+	queue *queueExec
+}
+
+func (r *router) Execute(ctx context.Context, jobs []Job, gate *Gate) []<-chan struct{} {
+	var local, queued []Job
+	var localAt, queuedAt []int
+	for i, j := range jobs {
+		if j.Queue != "" {
+			queued, queuedAt = append(queued, j), append(queuedAt, i)
+		} else {
+			local, localAt = append(local, j), append(localAt, i)
+		}
+	}
+	if len(queued) == 0 {
+		return r.local.Execute(ctx, jobs, gate)
+	}
+	if len(local) == 0 {
+		return r.queue.Execute(ctx, jobs, gate)
+	}
+	out := make([]<-chan struct{}, len(jobs))
+	for k, c := range r.local.Execute(ctx, local, gate) {
+		out[localAt[k]] = c
+	}
+	for k, c := range r.queue.Execute(ctx, queued, gate) {
+		out[queuedAt[k]] = c
+	}
+	return out
+}
+
+func (r *router) Cancel(runID int64, cause error) bool {
+	return r.local.Cancel(runID, cause) || r.queue.Cancel(runID, cause)
+}
+
+func (r *router) Drain(ctx context.Context) int { return r.local.Drain(ctx) }

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+)
+
+// sweeper keeps the queues true to the rows, every heartbeat:
+//
+//   - rows queued under another epoch than their queue's (its store lost
+//     its content: Redis restarted empty, FLUSHALL, evicted keys), or
+//     under none (recovered from a dead worker, handed back, or not sent
+//     when the queue did not answer), are sent again;
+//   - jobs delivered to a worker declared dead and not acknowledged are
+//     taken from it: those whose row is still queued (the worker died
+//     before taking them) are sent again, the others dropped (the rescuer
+//     decides for a row the dead worker took).
+//
+// A job sent twice is harmless: a worker takes the row before it runs it,
+// and only one take succeeds.
+type sweeper struct {
+	cfg   Config
+	db    *models.DB
+	log   *slog.Logger
+	clock clockwork.Clock
+	tab   *table
+	tr    Transport
+	dead  func(consumer string) bool
+
+	loop loop
+}
+
+// sweepBatch bounds the rows sent again per queue and sweep.
+const sweepBatch = 1000
+
+func (s *sweeper) Start() {
+	s.loop.every(s.clock, s.cfg.Heartbeat, nil, func() {
+		if err := s.SweepOnce(context.Background()); err != nil {
+			s.log.Warn("queue sweep", "error", err)
+		}
+	})
+}
+
+func (s *sweeper) Stop() { s.loop.halt() }
+
+// SweepOnce sends again what the queues may have lost.
+func (s *sweeper) SweepOnce(ctx context.Context) error {
+	names, err := models.QueuesInUse(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	for _, name := range s.queues(names) {
+		if err := s.orphans(ctx, name); err != nil {
+			s.log.Warn("queue sweep: orphaned jobs", "queue", name, "error", err)
+		}
+		if err := s.resend(ctx, name); err != nil {
+			s.log.Warn("queue sweep: resend", "queue", name, "error", err)
+		}
+	}
+	return nil
+}
+
+// queues are the queues in use by rows, and those the table's tasks name.
+func (s *sweeper) queues(inUse []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, n := range inUse {
+		add(n)
+	}
+	s.tab.mu.Lock()
+	for _, ent := range s.tab.entries {
+		add(ent.queue)
+	}
+	s.tab.mu.Unlock()
+	return out
+}
+
+// orphans takes the jobs dead workers held and sends again those whose
+// row is still queued.
+func (s *sweeper) orphans(ctx context.Context, name string) error {
+	ds, err := s.tr.Orphans(ctx, name, s.dead)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	ids := make([]int64, 0, len(ds))
+	acks := make([]string, 0, len(ds))
+	for _, d := range ds {
+		acks = append(acks, d.ID)
+		if d.Err == nil {
+			ids = append(ids, d.Job.RunID)
+		}
+	}
+	// Rows still queued are marked to be sent again; the others were taken
+	// (the rescuer's) or closed.
+	if err := models.SentRuns(ctx, s.db, ids, "", s.clock.Now()); err != nil {
+		return err
+	}
+	s.log.Warn("jobs taken back from dead workers", "queue", name, "jobs", len(ds))
+	return s.tr.Ack(ctx, name, acks)
+}
+
+// resend sends the rows queued on name that its current epoch lacks.
+func (s *sweeper) resend(ctx context.Context, name string) error {
+	epoch, err := s.tr.Epoch(ctx, name)
+	if err != nil {
+		return err
+	}
+	rows, err := models.ListUnsent(ctx, s.db, name, epoch, sweepBatch)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	now := s.clock.Now()
+	jobs := make([]Job, 0, len(rows))
+	ids := make([]int64, 0, len(rows))
+	for _, row := range rows {
+		ent, next, ok := s.tab.scheduled(row.TaskID)
+		if !ok {
+			if _, err := models.CloseRun(ctx, s.db, row.ID, models.RunQueued, models.RunSkipped, "queued run not run: the task is no longer scheduled", now, time.Time{}); err != nil {
+				return err
+			}
+			continue
+		}
+		jobs = append(jobs, rowJob(ent, row, next, "", name))
+		ids = append(ids, row.ID)
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	got, err := s.tr.Send(ctx, name, jobs)
+	if err != nil {
+		return err
+	}
+	s.log.Info("queued runs sent again", "queue", name, "runs", len(jobs), "epoch", got)
+	return models.SentRuns(ctx, s.db, ids, got, now)
+}
+
+// rowJob is the job of a run's row, as its task is scheduled now.
+func rowJob(ent *entry, row models.ExecuteTask, next time.Time, owner, queue string) Job {
+	doneStatus := models.TaskReady
+	if next.IsZero() {
+		doneStatus = models.TaskDone
+	}
+	return Job{
+		RunID: row.ID, TraceID: row.TraceID, TaskID: row.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: ent.args, Extra: ent.extra(),
+		ScheduledAt: row.ScheduledAt.Time, Source: row.Source, Attempt: row.Attempt, FirstID: row.FirstID.Int64,
+		Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: queue,
+	}
+}

@@ -1,0 +1,384 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+	"taskrunner/tasks"
+)
+
+// WorkerConfig is what a worker takes from which queues.
+type WorkerConfig struct {
+	// Queues maps each queue the worker reads to how many of its jobs it
+	// runs at once (seed 001's worker number).
+	Queues map[string]int
+	// Info is the worker's row info (host, IP, container, ...); the queues
+	// are added to it.
+	Info map[string]any
+	// Join registers the worker's row; nil registers it without a token
+	// (the daemon's embedded worker). A standalone worker presents its
+	// token there (models.RegisterWorker).
+	Join func(ctx context.Context, r models.Replica) error
+}
+
+// Validate returns the flag or key at fault, and why.
+func (w WorkerConfig) Validate() (string, error) {
+	if len(w.Queues) == 0 {
+		return "queues", errors.New("no queue to read")
+	}
+	for name, n := range w.Queues {
+		if name == "" || !validQueueName(name) {
+			return "queues", fmt.Errorf("queue name %q: want 1 to 64 letters, digits, '-', '_' or '.'", name)
+		}
+		if n < 1 || n > 10000 {
+			return "concurrency", fmt.Errorf("queue %s: want 1 to 10000 jobs at once, got %d", name, n)
+		}
+	}
+	return "", nil
+}
+
+// Worker takes queued runs from the named queues and runs them: the
+// consumer side of the queue, in a `taskrunner worker` process or
+// embedded in the daemon. It registers in the replica table (kind
+// worker) and beats like a replica; it takes each run's row before
+// running it (fenced by its liveness), keeps the run's lease, records
+// its outcome as the run's owner (fenced by run id, attempt and owner),
+// with the next attempt or child tasks the task calls for, and only then
+// acknowledges the job. Should it be declared dead, its runs are the
+// rescuers': it cancels what it still runs and registers again.
+type Worker struct {
+	cfg   Config
+	wcfg  WorkerConfig
+	db    *models.DB
+	tr    Transport
+	log   *slog.Logger
+	clock clockwork.Clock
+	host  string
+
+	registry  *registry
+	cache     *taskCache
+	completer *completer
+	runner    *Runner
+
+	ctx      context.Context // ends at Shutdown: no more fetching
+	stop     context.CancelFunc
+	wg       sync.WaitGroup // the fetch loops
+	inFlight sync.WaitGroup // jobs taken and not yet acknowledged
+	started  bool
+}
+
+// NewWorker builds a worker on db and tr. Of the options, WithClock,
+// WithObserver and WithVersion apply.
+func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry, tr Transport, log *slog.Logger, opts ...Option) (*Worker, error) {
+	if key, err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("worker: config %s: %w", key, err)
+	}
+	if key, err := wcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("worker: %s: %w", key, err)
+	}
+	e := &Engine{clock: clockwork.NewRealClock(), obs: NopObserver{}, version: "dev"}
+	for _, o := range opts {
+		o(e)
+	}
+	w := &Worker{cfg: cfg, wcfg: wcfg, db: db, tr: tr, log: log.With("component", "worker"), clock: e.clock, host: hostID()}
+	info := map[string]any{}
+	for k, v := range wcfg.Info {
+		info[k] = v
+	}
+	info["queues"] = wcfg.Queues
+	infoJSON, err := jsonText(info)
+	if err != nil {
+		return nil, fmt.Errorf("worker: info: %w", err)
+	}
+	w.registry = &registry{cfg: cfg, db: db, log: w.log, clock: w.clock, host: w.host, version: e.version,
+		kind: models.KindWorker, info: infoJSON, join: wcfg.Join}
+	w.cache = &taskCache{db: db, cfg: cfg, log: w.log, clock: w.clock}
+	w.completer = &completer{db: db, log: w.log, clock: w.clock, obs: e.obs, tab: w.cache, host: w.host}
+	total := 0
+	for _, n := range wcfg.Queues {
+		total += n
+	}
+	w.runner = NewRunner(db, reg, w.log, w.clock, w.completer, e.obs, total, cfg.OutputLimit, cfg.Lease)
+	w.registry.fenced = func(old string) {
+		if n := w.runner.CancelOwner(old, errDeclaredDead); n > 0 {
+			w.log.Warn("runs cancelled: this worker lost them when it was declared dead", "count", n)
+		}
+	}
+	return w, nil
+}
+
+// ID returns the worker's id in the replica table.
+func (w *Worker) ID() string { return w.registry.ID() }
+
+// Start registers the worker and starts taking jobs.
+func (w *Worker) Start(ctx context.Context) error {
+	if err := w.registry.Start(ctx); err != nil {
+		return fmt.Errorf("worker: register: %w", err)
+	}
+	w.cache.Start()
+	w.completer.Start()
+	w.runner.Start()
+	w.ctx, w.stop = context.WithCancel(context.Background())
+	go func() {
+		for id := range w.tr.Kills(w.ctx) {
+			if w.runner.Cancel(id, errors.New("killed by an operator")) {
+				w.log.Info("run killed", "exec_id", id)
+			}
+		}
+	}()
+	names := make([]string, 0, len(w.wcfg.Queues))
+	for name := range w.wcfg.Queues {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		w.wg.Add(1)
+		go w.consume(name, w.wcfg.Queues[name])
+	}
+	w.started = true
+	w.log.Info("worker registered", "worker", w.ID(), "host", w.host, "queues", strings.Join(names, ","))
+	return nil
+}
+
+// Run starts the worker (waiting while the database is unreachable),
+// works until ctx ends, then shuts down.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return w.Shutdown()
+}
+
+// Shutdown stops taking jobs, waits up to ShutdownTimeout for those in
+// hand, records the ones it cuts off as interrupted, and marks the worker
+// stopped. Jobs received and not yet taken go back to their queue.
+func (w *Worker) Shutdown() error {
+	if !w.started {
+		return nil
+	}
+	w.started = false
+	w.stop()
+	w.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownTimeout)
+	defer cancel()
+	if n := w.runner.Drain(ctx); n > 0 {
+		w.log.Warn("shutdown deadline passed; runs interrupted", "count", n)
+	}
+	acked := make(chan struct{})
+	go func() { w.inFlight.Wait(); close(acked) }()
+	select {
+	case <-acked:
+	case <-time.After(5 * time.Second):
+		w.log.Warn("shutdown: jobs left unacknowledged; the replicas take them back")
+	}
+	w.completer.Stop()
+	w.cache.Stop()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stopCancel()
+	w.registry.Stop(stopCtx)
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// consume takes jobs from one queue, at most n in hand at once.
+func (w *Worker) consume(queue string, n int) {
+	defer w.wg.Done()
+	slots := make(chan struct{}, n)
+	for w.ctx.Err() == nil {
+		// One free slot at least, then as many as are free.
+		select {
+		case slots <- struct{}{}:
+		case <-w.ctx.Done():
+			return
+		}
+		free := 1
+		for free < n {
+			select {
+			case slots <- struct{}{}:
+				free++
+				continue
+			default:
+			}
+			break
+		}
+		release := func(k int) {
+			for range k {
+				<-slots
+			}
+		}
+		ds, err := w.tr.Receive(w.ctx, queue, w.ID(), free)
+		if err != nil {
+			release(free)
+			w.log.Warn("receive", "queue", queue, "error", err)
+			select {
+			case <-w.ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		release(free - len(ds))
+		if len(ds) > 0 {
+			w.take(queue, ds, func() { release(1) })
+		}
+	}
+}
+
+// take takes the rows of delivered jobs and runs those it took; the rest
+// (stale: taken already, closed) are acknowledged at once.
+func (w *Worker) take(queue string, ds []Delivery, done func()) {
+	ctx := context.Background()
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		if d.Err == nil {
+			ids = append(ids, d.Job.RunID)
+		}
+	}
+	owner := w.ID()
+	var taken []int64
+	err := retryTransient(ctx, func() (err error) {
+		taken, err = models.TakeQueued(ctx, w.db, owner, w.host, uuid.NewString(), ids, w.clock.Now())
+		return err
+	})
+	if err != nil {
+		// Not taken: the jobs stay unacknowledged, and the rows queued; a
+		// replica sends them again once this worker is declared dead, or
+		// they are received again.
+		w.log.Error("jobs not taken", "queue", queue, "jobs", len(ds), "error", err)
+		for range ds {
+			done()
+		}
+		return
+	}
+	got := make(map[int64]bool, len(taken))
+	for _, id := range taken {
+		got[id] = true
+	}
+	var stale []string
+	var jobs []Job
+	var jobAck []string
+	for _, d := range ds {
+		if d.Err != nil || !got[d.Job.RunID] {
+			if d.Err != nil {
+				w.log.Warn("message dropped: not a job", "queue", queue, "error", d.Err)
+			}
+			stale = append(stale, d.ID)
+			done()
+			continue
+		}
+		delete(got, d.Job.RunID) // the same run sent twice in one batch: run once
+		j := d.Job
+		j.Owner = owner
+		jobs = append(jobs, j)
+		jobAck = append(jobAck, d.ID)
+	}
+	if len(stale) > 0 {
+		w.ack(queue, stale)
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	w.inFlight.Add(len(jobs))
+	for i, c := range w.runner.Execute(ctx, jobs, nil) {
+		go func(c <-chan struct{}, id string) {
+			<-c
+			w.ack(queue, []string{id})
+			w.inFlight.Done()
+			done()
+		}(c, jobAck[i])
+	}
+}
+
+func (w *Worker) ack(queue string, ids []string) {
+	if err := retryTransient(context.Background(), func() error { return w.tr.Ack(context.Background(), queue, ids) }); err != nil {
+		w.log.Warn("jobs not acknowledged; the replicas drop them once this worker is gone", "queue", queue, "jobs", len(ids), "error", err)
+	}
+}
+
+// taskCache is a worker's view of the task table, for the follow-ups of
+// an outcome (retries, child tasks): the valid rows, read every sync
+// interval.
+type taskCache struct {
+	db    *models.DB
+	cfg   Config
+	log   *slog.Logger
+	clock clockwork.Clock
+
+	mu    sync.Mutex
+	byID  map[int64]*entry
+	keyed map[string]*entry
+	loop  loop
+}
+
+func (c *taskCache) Start() {
+	if err := c.load(context.Background()); err != nil {
+		c.log.Warn("read task table", "error", err)
+	}
+	c.loop.every(c.clock, c.cfg.SyncInterval, nil, func() {
+		if err := c.load(context.Background()); err != nil {
+			c.log.Warn("read task table", "error", err)
+		}
+	})
+}
+
+func (c *taskCache) Stop() { c.loop.halt() }
+
+func (c *taskCache) load(ctx context.Context) error {
+	rows, err := models.ListTasks(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	byID, keyed := map[int64]*entry{}, map[string]*entry{}
+	for _, t := range rows {
+		if t.IsValid != 1 {
+			continue
+		}
+		opts, _, err := parseOptions(t.Extra, time.UTC, c.cfg.Defaults)
+		if err != nil {
+			continue // not scheduled by the replicas either
+		}
+		ent := &entry{task: t, opts: opts}
+		byID[t.ID] = ent
+		if other := keyed[t.Key]; other == nil || t.ID < other.task.ID {
+			keyed[t.Key] = ent
+		}
+	}
+	c.mu.Lock()
+	c.byID, c.keyed = byID, keyed
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *taskCache) options(id int64) (taskOptions, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ent := c.byID[id]
+	if ent == nil {
+		return taskOptions{}, false
+	}
+	return ent.opts, true
+}
+
+func (c *taskCache) byKey(key string) (*entry, time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ent := c.keyed[key]
+	return ent, time.Time{}, ent != nil
+}
+
+// jsonText is v as JSON text.
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
