@@ -44,6 +44,13 @@ type harness struct {
 	// release unblocks the "block" task function; started hears it start.
 	release chan struct{}
 	started chan struct{}
+	releaseOnce sync.Once
+	// workers kill, each, a worker started beside the engine.
+	workers []func()
+	// What the engine was built with, for workers beside it.
+	reg *tasks.Registry
+	cfg Config
+	log *slog.Logger
 }
 
 type lockedBuffer struct {
@@ -93,6 +100,13 @@ func setupClock(t *testing.T, db *models.DB, clock *clockwork.FakeClock, tune ..
 // the in-process runner.
 func setupExec(t *testing.T, db *models.DB, clock *clockwork.FakeClock, newExec func(*harness, *models.DB, *tasks.Registry, Recorder) Executor,
 	tune ...func(*Config, *tasks.Registry)) *harness {
+	t.Helper()
+	return setupOpts(t, db, clock, newExec, nil, tune...)
+}
+
+// setupOpts is setupExec with more engine options.
+func setupOpts(t *testing.T, db *models.DB, clock *clockwork.FakeClock, newExec func(*harness, *models.DB, *tasks.Registry, Recorder) Executor,
+	more []Option, tune ...func(*Config, *tasks.Registry)) *harness {
 	t.Helper()
 	h := &harness{t: t, db: db, clock: clock, runs: make(chan recordedRun, 1000), fires: make(chan time.Time, 1000),
 		logs: &lockedBuffer{}, release: make(chan struct{}), started: make(chan struct{}, 100), newExec: newExec}
@@ -145,10 +159,14 @@ func setupExec(t *testing.T, db *models.DB, clock *clockwork.FakeClock, newExec 
 	if h.newExec != nil {
 		opts = append(opts, WithExecutor(func(rec Recorder) Executor { return h.newExec(h, db, reg, rec) }))
 	}
-	e, err := New(cfg, db, reg, log, opts...)
+	h.reg, h.cfg, h.log = reg, cfg, log
+	e, err := New(cfg, db, reg, log, append(opts, more...)...)
 	must(t, err)
 	h.e = e
 	h.tickers = tickers
+	if e.sweeper != nil {
+		h.tickers++
+	}
 	if e.runner != nil {
 		e.runner.timeoutGrace = time.Second
 	} else {
@@ -158,7 +176,7 @@ func setupExec(t *testing.T, db *models.DB, clock *clockwork.FakeClock, newExec 
 	h.live = true
 	clockTickers(clock).Add(int32(h.tickers))
 	t.Cleanup(func() {
-		close(h.release)
+		h.releaseAll()
 		h.shutdown()
 		if t.Failed() {
 			h.logs.mu.Lock()
@@ -202,6 +220,9 @@ func clockTickers(c *clockwork.FakeClock) *atomic.Int32 {
 	return n.(*atomic.Int32)
 }
 
+// releaseAll lets the blocked functions return.
+func (h *harness) releaseAll() { h.releaseOnce.Do(func() { close(h.release) }) }
+
 // shutdown shuts the engine down, once.
 func (h *harness) shutdown() {
 	h.t.Helper()
@@ -228,6 +249,9 @@ func (h *harness) kill() {
 	e.registry.halt()
 	e.rescuer.Stop()
 	e.retrier.Stop()
+	if e.sweeper != nil {
+		e.sweeper.Stop()
+	}
 	if e.runner != nil {
 		e.runner.leases.Stop()
 	}

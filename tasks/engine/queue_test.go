@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"taskrunner/models"
+	"taskrunner/models/modelstest"
+	"taskrunner/tasks"
+)
+
+// setupQueued builds an engine whose runs of the functions in queued go
+// to the default queue over tr, and no worker yet.
+func setupQueued(t *testing.T, db *models.DB, tr Transport, queued ...string) *harness {
+	t.Helper()
+	byDefault := func(fn string) bool {
+		for _, q := range queued {
+			if q == fn {
+				return true
+			}
+		}
+		return false
+	}
+	return setupOpts(t, db, clockwork.NewFakeClockAt(start), nil, []Option{WithQueue(tr, byDefault)})
+}
+
+// worker starts a worker beside the harness's engine, on the same clock,
+// registry of functions and observer.
+func (h *harness) worker(tr Transport, queues map[string]int) *Worker {
+	h.t.Helper()
+	w, err := NewWorker(h.cfg, WorkerConfig{Queues: queues, Info: map[string]any{"test": true}}, h.db, h.reg, tr, h.log,
+		WithClock(h.clock), WithObserver(testObserver{runs: h.runs, fires: h.fires}))
+	must(h.t, err)
+	must(h.t, w.Start(context.Background()))
+	clockTickers(h.clock).Add(3) // beats, task cache, leases
+	live := true
+	h.t.Cleanup(func() {
+		if live {
+			clockTickers(h.clock).Add(-3)
+			must(h.t, w.Shutdown())
+		}
+	})
+	h.workers = append(h.workers, func() {
+		if live {
+			live = false
+			clockTickers(h.clock).Add(-3)
+			w.crash()
+		}
+	})
+	return w
+}
+
+// crash stops the worker as SIGKILL would: no more jobs, beats or lease
+// renewals, nothing said to the database; what it runs goes on, and
+// its outcome is refused (the fence).
+func (w *Worker) crash() {
+	w.stop()
+	w.wg.Wait()
+	w.registry.halt()
+	w.runner.leases.Stop()
+	w.cache.Stop()
+	w.started = false
+}
+
+// judge moves the clock by dead_after and more, beating for the engine
+// and the live workers, and rescues and sweeps as their loops would.
+func (h *harness) judge(live ...*Worker) {
+	h.t.Helper()
+	for range 4 {
+		h.clock.Advance(h.cfg.Heartbeat)
+		for _, w := range live {
+			must(h.t, w.registry.beat(context.Background()))
+		}
+		h.rescue()
+		must(h.t, h.e.sweeper.SweepOnce(context.Background()))
+	}
+}
+
+func (h *harness) run(id int64) models.ExecuteTask {
+	h.t.Helper()
+	r, err := models.GetRun(context.Background(), h.db, id)
+	must(h.t, err)
+	return r
+}
+
+func TestQueue_RunsOnAWorker(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupQueued(t, db, tr, "record")
+		w := h.worker(tr, map[string]int{DefaultQueue: 2, "other": 1})
+		h.insert("q_default", "interval", "3600", "record", `["a"]`, "")
+		h.insert("q_named", "interval", "3600", "other", "", `{"queue": "other"}`)
+		h.insert("q_local", "interval", "3600", "other", "", "")
+		h.sync()
+		var ids []int64
+		for _, key := range []string{"q_default", "q_named", "q_local"} {
+			m, err := h.e.RunNow(context.Background(), key, tasks.Args{})
+			must(t, err)
+			ids = append(ids, m.ID)
+		}
+		runs := h.wait(3)
+		for _, r := range runs {
+			if r.Status != models.RunSuccess {
+				t.Fatalf("run %+v", r)
+			}
+		}
+		for i, want := range []struct{ queue, owner string }{{DefaultQueue, w.ID()}, {"other", w.ID()}, {"", h.e.ID()}} {
+			r := h.run(ids[i])
+			if r.Queue != want.queue || r.Owner != want.owner || r.Status != models.RunSuccess {
+				t.Errorf("run %d: queue %q owner %q status %s, want queue %q owner %q success", r.ID, r.Queue, r.Owner, r.Status, want.queue, want.owner)
+			}
+		}
+		if out := string(h.run(ids[0]).Output); !strings.Contains(out, `args=["a"]`) {
+			t.Errorf("output %q", out)
+		}
+	})
+}
+
+// A worker killed with a run in hand: with on_lost recover, the run goes
+// back on its queue and runs to completion once on another worker; the
+// dead worker's late outcome is refused. With drop, it is lost.
+func TestQueue_WorkerKilled(t *testing.T) {
+	for _, policy := range []string{OnLostRecover, OnLostDrop} {
+		t.Run(policy, func(t *testing.T) {
+			modelstest.Each(t, func(t *testing.T, db *models.DB) {
+				tr := NewLocalTransport()
+				h := setupQueued(t, db, tr)
+				w1 := h.worker(tr, map[string]int{"q": 1})
+				h.insert("held", "interval", "3600", "block", "", `{"queue": "q", "on_lost": "`+policy+`"}`)
+				h.sync()
+				m, err := h.e.RunNow(context.Background(), "held", tasks.Args{})
+				must(t, err)
+				h.waitStarted()
+				if r := h.run(m.ID); r.Owner != w1.ID() || r.Status != models.RunRunning {
+					t.Fatalf("run %+v", r)
+				}
+				h.workers[0]() // SIGKILL
+				w2 := h.worker(tr, map[string]int{"q": 1})
+				h.judge(w2)
+				if policy == OnLostDrop {
+					r := h.run(m.ID)
+					if r.Status != models.RunLost || !strings.Contains(string(r.Error), w1.ID()) {
+						t.Fatalf("dropped run: %s %q", r.Status, string(r.Error))
+					}
+					h.releaseAll()
+					return
+				}
+				h.waitStarted() // again, on w2
+				h.releaseAll()
+				// Both functions return: the dead worker's outcome is refused
+				// by the fence (observers hear of it all the same).
+				h.wait(2)
+				r := h.run(m.ID)
+				if r.Status != models.RunSuccess || r.Owner != w2.ID() {
+					t.Fatalf("row %s owner %s", r.Status, r.Owner)
+				}
+				if n := len(h.history(r.TaskID)); n != 1 {
+					t.Fatalf("%d rows for one fire", n)
+				}
+			})
+		})
+	}
+}
+
+// The queue lost its content (Redis restarted empty, FLUSHALL): the runs
+// still queued come back from their rows, each run once.
+func TestQueue_LostQueueResent(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupQueued(t, db, tr)
+		h.insert("later", "interval", "3600", "record", "", `{"queue": "q", "overlap": "allow"}`)
+		h.sync()
+		var ids []int64
+		for range 3 {
+			m, err := h.e.RunNow(context.Background(), "later", tasks.Args{})
+			must(t, err)
+			ids = append(ids, m.ID)
+			h.clock.Advance(time.Millisecond)
+		}
+		waitFor(t, func() bool { return h.run(ids[2]).Status == models.RunQueued })
+		fresh := NewLocalTransport() // the store restarted empty: a new epoch
+		h.e.sweeper.tr = fresh
+		must(t, h.e.sweeper.SweepOnce(context.Background()))
+		h.worker(fresh, map[string]int{"q": 2})
+		runs := h.wait(3)
+		seen := map[int64]bool{}
+		for _, r := range runs {
+			if r.Status != models.RunSuccess || seen[r.Job.RunID] {
+				t.Fatalf("runs %+v", runs)
+			}
+			seen[r.Job.RunID] = true
+		}
+		must(t, h.e.sweeper.SweepOnce(context.Background()))
+		select {
+		case r := <-h.runs:
+			t.Fatalf("a run ran twice: %+v", r)
+		case <-time.After(300 * time.Millisecond):
+		}
+	})
+}
+
+// Cancel reaches a run on a worker: the row says cancelled and the
+// function's context ends.
+func TestQueue_CancelReachesTheWorker(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupQueued(t, db, tr)
+		h.worker(tr, map[string]int{"q": 1})
+		h.insert("waits", "interval", "3600", "wait", "", `{"queue": "q"}`)
+		h.sync()
+		m, err := h.e.RunNow(context.Background(), "waits", tasks.Args{})
+		must(t, err)
+		h.waitStarted()
+		must(t, h.e.Cancel(context.Background(), m.ID))
+		runs := h.wait(1)
+		if runs[0].Status != models.RunCancelled {
+			t.Fatalf("run %+v", runs[0])
+		}
+		if r := h.run(m.ID); r.Status != models.RunCancelled {
+			t.Fatalf("row %s", r.Status)
+		}
+	})
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
