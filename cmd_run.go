@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -74,10 +75,33 @@ func daemon(confDir string, stdout io.Writer) error {
 		return err
 	}
 	defer stopAlerts()
-	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version),
-		engine.WithObserver(m), engine.WithObserver(alerts))
+	tr, local, closeTr, err := openTransport(ctx, a)
 	if err != nil {
 		return err
+	}
+	defer closeTr()
+	wc := a.cfg.Common.Worker
+	if local && !wc.Embedded {
+		return errors.New("common.toml: key \"worker.embedded\": false needs Redis (redis.toml addr): without it the queue is in this process, and only its embedded worker reads it")
+	}
+	eng, err := engine.New(a.cfg.Common.Scheduler, a.db, reg, a.log, engine.WithVersion(version),
+		engine.WithObserver(m), engine.WithObserver(alerts), engine.WithQueue(tr, queuedByDefault))
+	if err != nil {
+		return err
+	}
+	var worker *engine.Worker
+	if wc.Embedded {
+		byQueue, err := engine.ParseQueues(wc.Queues, wc.Concurrency)
+		if err != nil {
+			return fmt.Errorf("common.toml: key \"worker.queues\": %w", err)
+		}
+		info := hostInfo()
+		info["embedded"] = true
+		worker, err = engine.NewWorker(a.cfg.Common.Scheduler, engine.WorkerConfig{Queues: byQueue, Info: info}, a.db, reg, tr, a.log,
+			engine.WithVersion(version), engine.WithObserver(m), engine.WithObserver(alerts))
+		if err != nil {
+			return err
+		}
 	}
 	m.Watch(eng)
 	a.log.Info("started", "version", version, "database", a.cfg.Common.App.Database, "functions", reg.Names(),
@@ -90,7 +114,16 @@ func daemon(confDir string, stdout io.Writer) error {
 	} else {
 		served <- nil
 	}
+	worked := make(chan error, 1)
+	if worker != nil {
+		go func() { worked <- worker.Run(ctx) }()
+	} else {
+		worked <- nil
+	}
 	err = eng.Run(ctx)
+	if werr := <-worked; err == nil {
+		err = werr
+	}
 	if apiErr := <-served; err == nil {
 		err = apiErr
 	}

@@ -88,7 +88,7 @@ flag value, --server missing where needed); 3 validate found bad rows.`,
 	root.PersistentFlags().StringVar(&g.confDir, "conf", "conf", "configuration directory holding <APP_ENV>/*.toml")
 	root.AddCommand(runCmd, newMigrateCmd(g), newNextCmd(g), newVersionCmd(),
 		newTasksCmd(g), newTriggerCmd(), newBackfillCmd(), newRunsCmd(g), newValidateCmd(g), newKillCmd(),
-		newWorkersCmd(g), newAuditCmd(g))
+		newWorkersCmd(g), newAuditCmd(g), newWorkerCmd(g))
 	root.InitDefaultCompletionCmd() // cobra's completion verb: bash, zsh, fish, powershell
 	markRan(root)
 	root.SetUsageTemplate(usageTemplate)

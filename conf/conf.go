@@ -34,6 +34,23 @@ type App struct {
 	MigrateOnStart bool   `toml:"migrate_on_start"` // Defaults to true.
 }
 
+// Worker is [worker] of common.toml: the worker the daemon embeds, and
+// the defaults of `taskrunner worker`.
+type Worker struct {
+	// Embedded runs a worker in the daemon, on Queues. Defaults to true;
+	// without Redis it must be (the in-process queue has no other reader).
+	Embedded bool `toml:"embedded"`
+	// Queues are "name" or "name:concurrency" (concurrency defaults to
+	// Concurrency). Defaults to ["default"].
+	Queues []string `toml:"queues"`
+	// Concurrency is how many jobs of a queue run at once, unless its
+	// entry says. Defaults to 8.
+	Concurrency int `toml:"concurrency"`
+	// Token is what `taskrunner worker` presents to register: one made by
+	// `taskrunner tokens add`. Empty by default, which is refused.
+	Token string `toml:"token"`
+}
+
 // Common is common.toml.
 type Common struct {
 	App App `toml:"app"`
@@ -43,6 +60,7 @@ type Common struct {
 	// Retention is how long history is kept, its keys and defaults stated
 	// by system.Config.
 	Retention system.Config `toml:"retention"`
+	Worker    Worker        `toml:"worker"`
 }
 
 // Config is one environment's configuration.
@@ -73,6 +91,7 @@ func defaults() Config {
 			App:       App{Name: "taskrunner", Timezone: "UTC", Database: "sqlite", SQLitePath: "taskrunner.db", MigrateOnStart: true},
 			Scheduler: engine.DefaultConfig(),
 			Retention: system.DefaultConfig(),
+			Worker:    Worker{Embedded: true, Queues: []string{engine.DefaultQueue}, Concurrency: 8},
 		},
 		Logger: logger.DefaultConfig(),
 		MySQL:  mysqlpool.DefaultConfig(),
@@ -168,6 +187,12 @@ func (cm *Common) validate(src tomlconf.Source) error {
 	}
 	if key, err := cm.Retention.Validate(); err != nil {
 		return src.Errorf("retention."+key, "%v", err)
+	}
+	if cm.Worker.Concurrency < 1 || cm.Worker.Concurrency > 10000 {
+		return src.Errorf("worker.concurrency", "want 1 to 10000, got %d", cm.Worker.Concurrency)
+	}
+	if _, err := engine.ParseQueues(cm.Worker.Queues, cm.Worker.Concurrency); err != nil {
+		return src.Errorf("worker.queues", "%v", err)
 	}
 	return nil
 }

@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"log/slog"
 	"time"
 
@@ -237,3 +240,32 @@ func (r *router) Cancel(runID int64, cause error) bool {
 }
 
 func (r *router) Drain(ctx context.Context) int { return r.local.Drain(ctx) }
+
+// ParseQueues reads queue names as a worker takes them, "name" or
+// "name:concurrency", into concurrency by queue; a name alone gets
+// concurrency. The error names the entry at fault.
+func ParseQueues(specs []string, concurrency int) (map[string]int, error) {
+	out := map[string]int{}
+	for _, spec := range specs {
+		name, n, found := strings.Cut(strings.TrimSpace(spec), ":")
+		c := concurrency
+		if found {
+			v, err := strconv.Atoi(strings.TrimSpace(n))
+			if err != nil || v < 1 || v > 10000 {
+				return nil, fmt.Errorf("entry %q: want name:concurrency with concurrency 1 to 10000", spec)
+			}
+			c = v
+		}
+		if name == "" || !validQueueName(name) {
+			return nil, fmt.Errorf("entry %q: a queue name is 1 to 64 letters, digits, '-', '_' or '.'", spec)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("entry %q: queue %s named twice", spec, name)
+		}
+		out[name] = c
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no queue named")
+	}
+	return out, nil
+}
