@@ -6,6 +6,7 @@
 //	taskrunner tasks|runs|workers|audit|validate         read and edit the tables, or a daemon's API (--server)
 //	taskrunner trigger|backfill|kill                     act through a running daemon's API (--server)
 //	taskrunner version                                   print the version
+//	taskrunner tokens add|list|revoke                    manage the tokens workers register with (database only)
 //
 // Each verb is built in its cmd_<verb>.go; this file wires the root
 // command and the start-up that run and migrate share.
@@ -76,7 +77,8 @@ APP_ENV (local, test or online; default local) selects conf/<APP_ENV>/.
 tasks, runs, next <key>, validate, workers and audit read (and tasks edits)
 the database of --conf, or a running daemon's API with --server URL (or
 TASKRUNNER_SERVER) and --token (or TASKRUNNER_TOKEN); trigger, backfill and
-kill need --server. Tables for people, --json for scripts.
+kill need --server. Tables for people, --json for scripts. tokens
+manages the tokens workers register with, on the database of --conf only.
 
 Exit status: 0 success (also --help and a clean shutdown); 1 an error;
 2 bad usage (unknown command or flag, missing or extra argument, a bad
@@ -88,7 +90,7 @@ flag value, --server missing where needed); 3 validate found bad rows.`,
 	root.PersistentFlags().StringVar(&g.confDir, "conf", "conf", "configuration directory holding <APP_ENV>/*.toml")
 	root.AddCommand(runCmd, newMigrateCmd(g), newNextCmd(g), newVersionCmd(),
 		newTasksCmd(g), newTriggerCmd(), newBackfillCmd(), newRunsCmd(g), newValidateCmd(g), newKillCmd(),
-		newWorkersCmd(g), newAuditCmd(g), newWorkerCmd(g))
+		newWorkersCmd(g), newAuditCmd(g), newWorkerCmd(g), newTokensCmd(g))
 	root.InitDefaultCompletionCmd() // cobra's completion verb: bash, zsh, fish, powershell
 	markRan(root)
 	root.SetUsageTemplate(usageTemplate)

@@ -132,7 +132,7 @@ func TestRun_Next(t *testing.T) {
 }
 
 // verbs are the commands every --help lists.
-var verbs = []string{"run", "migrate", "next", "version", "tasks", "trigger", "backfill", "runs", "validate", "kill", "workers", "audit", "completion", "help"}
+var verbs = []string{"run", "migrate", "next", "version", "tasks", "trigger", "backfill", "runs", "validate", "kill", "workers", "audit", "completion", "help", "tokens"}
 
 func TestRun_Help(t *testing.T) {
 	for _, args := range [][]string{
@@ -143,6 +143,7 @@ func TestRun_Help(t *testing.T) {
 		{"tasks", "edit", "--help"}, {"tasks", "enable", "--help"}, {"tasks", "disable", "--help"}, {"tasks", "delete", "--help"},
 		{"trigger", "--help"}, {"backfill", "--help"}, {"runs", "--help"}, {"validate", "--help"}, {"kill", "--help"},
 		{"workers", "--help"}, {"audit", "--help"}, {"completion", "--help"},
+		{"tokens", "--help"}, {"tokens", "add", "--help"}, {"tokens", "list", "--help"}, {"tokens", "revoke", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer

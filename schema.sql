@@ -102,6 +102,7 @@ CREATE TABLE IF NOT EXISTS `replica` (
   `heartbeat_at` datetime(6) NOT NULL COMMENT 'latest beat, UTC',
   `dead_at` datetime(6) NULL DEFAULT NULL COMMENT 'when declared dead or stopped, UTC; NULL while alive',
   `dead_reason` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'stopped, or why it was declared dead',
+  `token_id` bigint(20) NULL DEFAULT NULL COMMENT 'worker_token.id a worker registered with; NULL for a replica',
   PRIMARY KEY (`id`) USING BTREE,
   INDEX `ix__replica__dead_heartbeat`(`dead_at`, `heartbeat_at`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
@@ -126,4 +127,21 @@ CREATE TABLE IF NOT EXISTS `audit` (
   PRIMARY KEY (`id`) USING BTREE,
   INDEX `ix__audit__task`(`task_id`, `id`),
   INDEX `ix__audit__at`(`at`)
+) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;
+
+-- worker_token is the whitelist of the tokens a worker may register with
+-- (taskrunner tokens add|list|revoke). Only the SHA-256 of a token is kept:
+-- the token itself is shown once, when it is added. A revoked token stays,
+-- so its name is not reused and a worker that registered with it can be
+-- told apart; replica.token_id names the token of each worker.
+CREATE TABLE IF NOT EXISTS `worker_token` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT COMMENT 'primary key',
+  `name` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL COMMENT 'who or what holds the token',
+  `token_sha256` char(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL COMMENT 'hex SHA-256 of the token; the token is not stored',
+  `created_at` datetime(6) NOT NULL COMMENT 'when added, UTC',
+  `revoked_at` datetime(6) NULL DEFAULT NULL COMMENT 'when revoked, UTC; NULL while valid',
+  `last_used_at` datetime(6) NULL DEFAULT NULL COMMENT 'latest worker registration with it, UTC',
+  PRIMARY KEY (`id`) USING BTREE,
+  UNIQUE INDEX `ux__worker_token__name`(`name`),
+  UNIQUE INDEX `ux__worker_token__token_sha256`(`token_sha256`)
 ) ENGINE = InnoDB CHARACTER SET = utf8mb4 ROW_FORMAT = Dynamic;

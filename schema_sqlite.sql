@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS replica (
   started_at DATETIME NOT NULL,
   heartbeat_at DATETIME NOT NULL,
   dead_at DATETIME,
-  dead_reason TEXT NOT NULL DEFAULT ''
+  dead_reason TEXT NOT NULL DEFAULT '',
+  token_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS ix__replica__dead_heartbeat ON replica (dead_at, heartbeat_at);
 
@@ -106,3 +107,14 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS ix__audit__task ON audit (task_id, id);
 CREATE INDEX IF NOT EXISTS ix__audit__at ON audit (at);
+
+CREATE TABLE IF NOT EXISTS worker_token (
+  id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  token_sha256 TEXT NOT NULL,
+  created_at DATETIME NOT NULL,
+  revoked_at DATETIME,
+  last_used_at DATETIME
+);
+CREATE UNIQUE INDEX IF NOT EXISTS ux__worker_token__name ON worker_token (name);
+CREATE UNIQUE INDEX IF NOT EXISTS ux__worker_token__token_sha256 ON worker_token (token_sha256);

@@ -17,6 +17,14 @@ var (
 	ErrTaskNotFound = errors.New("task not found")
 	// ErrUnsupportedDriver is returned for a database driver other than mysql or sqlite.
 	ErrUnsupportedDriver = errors.New("unsupported database driver")
+	// ErrTokenRefused is returned when a worker registers with a missing,
+	// unknown or revoked token.
+	ErrTokenRefused = errors.New("worker token refused")
+	// ErrTokenNotFound is returned for a worker token name without a row.
+	ErrTokenNotFound = errors.New("worker token not found")
+	// ErrTokenExists is returned when a worker token name is taken,
+	// revoked tokens included.
+	ErrTokenExists = errors.New("worker token name already exists")
 )
 
 // IsConflict reports whether err is a transient conflict between

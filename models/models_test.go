@@ -61,11 +61,11 @@ func TestMigrate_OriginalDDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(done) != 5 || !strings.HasPrefix(done[0], "ALTER TABLE `task` DROP INDEX `ux__task__task_key_status`, ADD COLUMN") ||
+	if len(done) != 6 || !strings.HasPrefix(done[0], "ALTER TABLE `task` DROP INDEX `ux__task__task_key_status`, ADD COLUMN") ||
 		!strings.HasSuffix(done[0], "ADD INDEX `ix__task__task_key` (`task_key`), ADD INDEX `ix__task__update_at` (`update_at`)") ||
 		!strings.HasPrefix(done[1], "ALTER TABLE `execute_task`") || done[2] != "create table run_start" || done[3] != "create table replica" ||
-		done[4] != "create table audit" {
-		t.Errorf("want one ALTER per original table (task's dropping the original unique key), run_start, replica and audit created, got %q", done)
+		done[4] != "create table audit" || done[5] != "create table worker_token" {
+		t.Errorf("want one ALTER per original table (task's dropping the original unique key), run_start, replica, audit and worker_token created, got %q", done)
 	}
 	again, err := models.Migrate(ctx, orig, modelstest.Schema(t))
 	if err != nil || len(again) != 0 {
