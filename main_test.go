@@ -132,7 +132,7 @@ func TestRun_Next(t *testing.T) {
 }
 
 // verbs are the commands every --help lists.
-var verbs = []string{"run", "migrate", "next", "version", "tasks", "trigger", "backfill", "runs", "validate", "kill", "workers", "audit", "completion", "help", "tokens"}
+var verbs = []string{"run", "migrate", "next", "version", "tasks", "trigger", "backfill", "runs", "validate", "kill", "workers", "audit", "completion", "help", "tokens", "worker"}
 
 func TestRun_Help(t *testing.T) {
 	for _, args := range [][]string{
