@@ -42,8 +42,8 @@ type harness struct {
 	fires   chan time.Time
 	logs    *lockedBuffer
 	// release unblocks the "block" task function; started hears it start.
-	release chan struct{}
-	started chan struct{}
+	release     chan struct{}
+	started     chan struct{}
 	releaseOnce sync.Once
 	// workers kill, each, a worker started beside the engine.
 	workers []func()

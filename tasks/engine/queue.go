@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
-	"log/slog"
 	"time"
 
 	"github.com/jonboulle/clockwork"
