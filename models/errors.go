@@ -17,6 +17,10 @@ var (
 	ErrTaskNotFound = errors.New("task not found")
 	// ErrUnsupportedDriver is returned for a database driver other than mysql or sqlite.
 	ErrUnsupportedDriver = errors.New("unsupported database driver")
+	// ErrNoProducedArgs is returned for a produced run whose args cannot
+	// be read: its extra is not what ProduceRuns wrote, or (for a retry)
+	// its first attempt's row is gone.
+	ErrNoProducedArgs = errors.New("produced args not found")
 )
 
 // IsConflict reports whether err is a transient conflict between
