@@ -42,9 +42,10 @@ type Produce struct {
 	Args iter.Seq2[json.RawMessage, error]
 	// Max bounds the rows inserted; it must be positive.
 	Max int
-	// At is when the rows are due (retry_at). Row i is scheduled at At +
-	// i steps of the stored time's precision (a microsecond on MySQL, a
-	// millisecond on SQLite), a fire of its own under the unique key.
+	// At is when the rows are due (retry_at). Each row is a fire of its
+	// own under the unique key, scheduled at At plus a step or more of the
+	// stored time's precision (a microsecond on MySQL, a millisecond on
+	// SQLite), never on a whole second, where the target's own fires fall.
 	At   time.Time
 	Host string
 }
@@ -54,8 +55,8 @@ type ProduceReport struct {
 	Produced     int  // rows inserted
 	Deduplicated int  // args still queued for the target, or repeated in Args
 	Cut          bool // Args had more to enqueue than Max
-	// Collided counts rows not inserted because another row of the target
-	// held their fire time (a producer run moments before or after).
+	// Collided counts rows not inserted because other rows of the target
+	// held each fire time they were tried at (see produceTries).
 	Collided int
 }
 
@@ -74,27 +75,36 @@ type producedExtra struct {
 // the same instant may both insert a row for the same args: the check
 // and the insert are separate statements.
 func ProduceRuns(ctx context.Context, q Querier, p Produce) (ProduceReport, error) {
-	var rep ProduceReport
 	if p.Max <= 0 {
-		return rep, fmt.Errorf("produce runs of task %q: max %d, want a positive bound", p.TaskKey, p.Max)
+		return ProduceReport{}, fmt.Errorf("produce runs of task %q: max %d, want a positive bound", p.TaskKey, p.Max)
 	}
 	seen, err := queuedHashes(ctx, q, p.TaskID)
 	if err != nil {
+		return ProduceReport{}, fmt.Errorf("produce runs of task %q: %w", p.TaskKey, err)
+	}
+	claims, rep, err := produceClaims(p, seen)
+	if err == nil {
+		rep.Produced, rep.Collided, err = insertProduced(ctx, q, p.At, claims)
+	}
+	if err != nil {
 		return rep, fmt.Errorf("produce runs of task %q: %w", p.TaskKey, err)
 	}
+	return rep, nil
+}
+
+// produceClaims reads p.Args into at most p.Max claims, skipping args
+// whose hash is in seen (which it adds to), and reports what it skipped
+// and whether it stopped at the bound.
+func produceClaims(p Produce, seen map[string]bool) ([]Claim, ProduceReport, error) {
+	var rep ProduceReport
 	var claims []Claim
-	step := time.Microsecond
-	if q.Dialect().sqlite {
-		step = time.Millisecond
-	}
-	at := p.At.UTC().Truncate(step)
 	for args, err := range p.Args {
 		if err != nil {
-			return rep, err
+			return nil, rep, err
 		}
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, args); err != nil {
-			return rep, fmt.Errorf("produce runs of task %q: args %d: %w", p.TaskKey, len(claims)+rep.Deduplicated+1, err)
+			return nil, rep, fmt.Errorf("args %d: %w", len(claims)+rep.Deduplicated+1, err)
 		}
 		sum := sha256.Sum256(buf.Bytes())
 		hash := hex.EncodeToString(sum[:])
@@ -109,33 +119,64 @@ func ProduceRuns(ctx context.Context, q Querier, p Produce) (ProduceReport, erro
 		seen[hash] = true
 		extra, err := json.Marshal(producedExtra{ProducerRun: p.ProducerRun, ProducerTask: p.ProducerTask, Args: buf.Bytes(), ArgsHash: hash})
 		if err != nil {
-			return rep, err
+			return nil, rep, err
 		}
 		if len(extra) > extraMax {
-			return rep, fmt.Errorf("produce runs of task %q: args %s...: %d bytes, more than execute_task.extra holds (%d)",
-				p.TaskKey, FitText(buf.String(), 80), len(extra), extraMax)
+			return nil, rep, fmt.Errorf("args %s...: %d bytes, more than execute_task.extra holds (%d)", FitText(buf.String(), 80), len(extra), extraMax)
 		}
 		claims = append(claims, Claim{
-			TaskID: p.TaskID, TaskKey: p.TaskKey, ScheduledAt: at.Add(time.Duration(len(claims)) * step),
-			Attempt: 1, Source: SourceProduced, TraceID: uuid.NewString(), Host: p.Host,
+			TaskID: p.TaskID, TaskKey: p.TaskKey, Attempt: 1, Source: SourceProduced, TraceID: uuid.NewString(), Host: p.Host,
 			Status: RunPending, RetryAt: p.At, Extra: string(extra),
 		})
 	}
-	if len(claims) == 0 {
-		return rep, nil
-	}
-	ids, err := ClaimRuns(ctx, q, claims)
-	if err != nil {
-		return rep, fmt.Errorf("produce runs of task %q: %w", p.TaskKey, err)
-	}
-	for _, id := range ids {
-		if id != 0 {
-			rep.Produced++
-		} else {
-			rep.Collided++
+	return claims, rep, nil
+}
+
+// insertProduced inserts the claims at fire times after at, trying a
+// claim whose time another row holds again at a later one, up to
+// produceTries times.
+func insertProduced(ctx context.Context, q Querier, at time.Time, claims []Claim) (inserted, collided int, err error) {
+	fires := fireTimes(q.Dialect(), at)
+	for try := 0; len(claims) > 0 && try < produceTries; try++ {
+		for i := range claims {
+			claims[i].ScheduledAt = fires()
 		}
+		ids, err := ClaimRuns(ctx, q, claims)
+		if err != nil {
+			return inserted, 0, err
+		}
+		taken := claims[:0]
+		for i, id := range ids {
+			if id != 0 {
+				inserted++
+			} else {
+				taken = append(taken, claims[i])
+			}
+		}
+		claims = taken
 	}
-	return rep, nil
+	return inserted, len(claims), nil
+}
+
+// produceTries is how many fire times a produced row is tried at: another
+// row of the target may hold one (a run of the same producer a moment
+// earlier, or of another).
+const produceTries = 3
+
+// fireTimes returns successive fire times after at, a step of the stored
+// precision apart, skipping whole seconds.
+func fireTimes(d *Dialect, at time.Time) func() time.Time {
+	step := time.Microsecond
+	if d.sqlite {
+		step = time.Millisecond
+	}
+	at = at.UTC().Truncate(step)
+	return func() time.Time {
+		if at = at.Add(step); at.Nanosecond() == 0 {
+			at = at.Add(step)
+		}
+		return at
+	}
 }
 
 // queuedHashes returns the args hashes of the task's produced rows still
