@@ -25,14 +25,21 @@ func argsOf(read *int, objs ...string) iter.Seq2[json.RawMessage, error] {
 	}
 }
 
+// insertTarget inserts the target task "collect" and returns its id.
+func insertTarget(t *testing.T, db *models.DB) int64 {
+	t.Helper()
+	id, err := models.InsertTask(context.Background(), db, models.Task{Key: "collect", Func: "collect", Trigger: "date", Spec: "2099-01-01 00:00:00", IsValid: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func TestProduceRuns(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-		target, err := models.InsertTask(ctx, db, models.Task{Key: "collect", Func: "collect", Trigger: "date", Spec: "2099-01-01 00:00:00", IsValid: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		target := insertTarget(t, db)
 		produce := func(max int, objs ...string) (models.ProduceReport, int) {
 			t.Helper()
 			read := 0
@@ -124,10 +131,7 @@ func TestProducedArgs(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-		target, err := models.InsertTask(ctx, db, models.Task{Key: "collect", Func: "collect", Trigger: "date", Spec: "2099-01-01 00:00:00", IsValid: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		target := insertTarget(t, db)
 		if _, err := models.ProduceRuns(ctx, db, models.Produce{TaskID: target, TaskKey: "collect", Args: argsOf(new(int), `{"uid":1}`), Max: 1, At: at}); err != nil {
 			t.Fatal(err)
 		}
