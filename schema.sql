@@ -14,7 +14,7 @@
 -- refuses the second valid row of a key.
 -- schema_sqlite.sql defines the same tables for SQLite; a test
 -- (models.TestSchemas_Equivalent) keeps the two in step.
--- ux__execute_task__fire also serves "the history of one task, newest
+-- ux__execute_task__fire_shard also serves "the history of one task, newest
 -- first" (ORDER BY scheduled_at DESC).
 -- run_start holds, per batch of claimed runs a replica let go at once,
 -- their execute_task ids: one row instead of marking each run started.
@@ -69,8 +69,10 @@ CREATE TABLE IF NOT EXISTS `execute_task` (
   `output` text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'result and output, bounded',
   `queue` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'the named queue a worker takes the run from; empty: run by the replica that claimed it',
   `queue_epoch` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT '' COMMENT 'epoch of the queue the run was last sent under; another epoch, or empty, means send it again',
+  `shard` int(11) NOT NULL DEFAULT 0 COMMENT 'index of the run among the runs of its fire: a shard (extra.shards) or a worker of a broadcast; 0 otherwise',
+  `shard_total` int(11) NOT NULL DEFAULT 0 COMMENT 'how many runs its fire has (shards, or workers of a broadcast); 0 for a fire of one run',
   PRIMARY KEY (`id`) USING BTREE,
-  UNIQUE INDEX `ux__execute_task__fire`(`task_id`, `scheduled_at`, `attempt`),
+  UNIQUE INDEX `ux__execute_task__fire_shard`(`task_id`, `scheduled_at`, `attempt`, `shard`),
   INDEX `ix__execute_task__create_at`(`create_at`),
   INDEX `ix__execute_task__status_heartbeat`(`status`, `heartbeat_at`),
   INDEX `ix__execute_task__queued`(`status`, `queue`, `queue_epoch`)

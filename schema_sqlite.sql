@@ -63,9 +63,11 @@ CREATE TABLE IF NOT EXISTS execute_task (
   error TEXT,
   output TEXT,
   queue TEXT NOT NULL DEFAULT '',
-  queue_epoch TEXT NOT NULL DEFAULT ''
+  queue_epoch TEXT NOT NULL DEFAULT '',
+  shard INTEGER NOT NULL DEFAULT 0,
+  shard_total INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS ux__execute_task__fire ON execute_task (task_id, scheduled_at, attempt);
+CREATE UNIQUE INDEX IF NOT EXISTS ux__execute_task__fire_shard ON execute_task (task_id, scheduled_at, attempt, shard);
 CREATE INDEX IF NOT EXISTS ix__execute_task__create_at ON execute_task (create_at);
 CREATE INDEX IF NOT EXISTS ix__execute_task__status_heartbeat ON execute_task (status, heartbeat_at);
 CREATE INDEX IF NOT EXISTS ix__execute_task__queued ON execute_task (status, queue, queue_epoch);

@@ -52,7 +52,7 @@ var (
 		Name: "mysql", timeLayout: "2006-01-02 15:04:05.000000",
 		insertNothing: " ON DUPLICATE KEY UPDATE id = id",
 		keepUpdateAt:  ", update_at = update_at",
-		fireIndex:     " FORCE INDEX (ux__execute_task__fire)",
+		fireIndex:     " FORCE INDEX (ux__execute_task__fire_shard)",
 		nullSafeEq:    "<=>",
 		shareLock:     " LOCK IN SHARE MODE",
 		nowUTC:        "UTC_TIMESTAMP(6)",

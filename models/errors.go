@@ -101,12 +101,12 @@ func sqliteCode(err error) (int, bool) {
 }
 
 // fireKey reports whether err is a duplicate of execute_task's fire key
-// (task_id, scheduled_at, attempt): another claimant has that fire. It is
+// (task_id, scheduled_at, attempt, shard): another claimant has that fire. It is
 // how the cluster runs each fire once, not a value that cannot be stored.
 func fireKey(err error) bool {
 	msg := err.Error()
-	return strings.Contains(msg, "ux__execute_task__fire'") ||
-		strings.Contains(msg, "UNIQUE constraint failed: execute_task.task_id, execute_task.scheduled_at, execute_task.attempt")
+	return strings.Contains(msg, "ux__execute_task__fire_shard'") ||
+		strings.Contains(msg, "UNIQUE constraint failed: execute_task.task_id, execute_task.scheduled_at, execute_task.attempt, execute_task.shard")
 }
 
 // IsPermanent reports whether err says that a value of the statement

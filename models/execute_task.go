@@ -69,10 +69,12 @@ type ExecuteTask struct {
 	Output      NullString    `db:"output"`
 	Queue       string        `db:"queue"`
 	QueueEpoch  string        `db:"queue_epoch"`
+	Shard       int           `db:"shard"`
+	ShardTotal  int           `db:"shard_total"`
 }
 
 const executeTaskColumns = "id, task_id, status, extra, trace_id, create_at, update_at, task_key, scheduled_at, attempt, " +
-	"first_id, source, started_at, finished_at, duration_ms, heartbeat_at, retry_at, host, owner, error, output, queue, queue_epoch"
+	"first_id, source, started_at, finished_at, duration_ms, heartbeat_at, retry_at, host, owner, error, output, queue, queue_epoch, shard, shard_total"
 
 // Claim asks for one fire of a task. The unique key (task_id,
 // scheduled_at, attempt) lets exactly one claimant in the whole cluster
@@ -96,6 +98,10 @@ type Claim struct {
 	RetryAt time.Time
 	// Extra is the row's extra JSON; "" writes {}.
 	Extra string
+	// Shard and Shards: the claim is shard Shard of Shards runs of its
+	// fire (extra.shards, or a broadcast's workers); Shards 0 for a fire of
+	// one run.
+	Shard, Shards int
 }
 
 // ClaimRuns inserts a running row for each claim whose fire is not taken
@@ -136,7 +142,7 @@ const claimConns = 2
 
 func claimChunk(ctx context.Context, q Querier, claims []Claim, ids []int64) error {
 	b := newValuesBuilder(q, "INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, "+
-		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error) VALUES ", len(claims), 240+len(claims[0].Host)+len(claims[0].Owner))
+		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error, shard, shard_total) VALUES ", len(claims), 250+len(claims[0].Host)+len(claims[0].Owner))
 	for _, c := range claims {
 		var started, heartbeat, finished, retryAt time.Time
 		duration := "NULL"
@@ -179,6 +185,8 @@ func claimChunk(ctx context.Context, q Querier, claims []Claim, ids []int64) err
 		b.word(c.Host)
 		b.word(c.Owner)
 		b.nullText(c.Error)
+		b.int(int64(c.Shard))
+		b.int(int64(c.Shards))
 	}
 	b.endRows()
 	b.raw(q.Dialect().insertNothing)

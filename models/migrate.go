@@ -11,7 +11,11 @@ import (
 // table. ux__task__task_key_status is the original DDL's UNIQUE (task_key,
 // status): the engine writes status, so two rows of one key would collide
 // on it; ix__task__task_key replaces it.
-var droppedIndexes = map[string][]string{"task": {"ux__task__task_key_status"}}
+//
+// ux__execute_task__fire (task_id, scheduled_at, attempt) became
+// ux__execute_task__fire_shard, with shard: a sharded or broadcast fire
+// has a row per shard.
+var droppedIndexes = map[string][]string{"task": {"ux__task__task_key_status"}, "execute_task": {"ux__execute_task__fire"}}
 
 // Schemas are the texts of the two schema files: schema.sql for
 // MySQL/MariaDB and schema_sqlite.sql for SQLite. They define the same

@@ -14,6 +14,7 @@ type RunState struct {
 	Status  string `db:"status"`
 	Owner   string `db:"owner"`
 	Attempt int    `db:"attempt"`
+	Shard   int    `db:"shard"`
 }
 
 // RunsWithOutcome returns the status, owner and attempt of the given
@@ -22,7 +23,7 @@ func RunsWithOutcome(ctx context.Context, q Querier, ids []int64) (map[int64]Run
 	out := make(map[int64]RunState, len(ids))
 	for _, part := range chunks(ids, inList) {
 		var rs []RunState
-		if err := selectIn(ctx, q, &rs, "SELECT id, status, owner, attempt FROM execute_task WHERE id IN (?)", part); err != nil {
+		if err := selectIn(ctx, q, &rs, "SELECT id, status, owner, attempt, shard FROM execute_task WHERE id IN (?)", part); err != nil {
 			return nil, fmt.Errorf("read runs: %w", err)
 		}
 		for _, r := range rs {
@@ -56,4 +57,15 @@ func TakeRun(ctx context.Context, q Querier, id int64, attempt int, from, to str
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// FireRuns returns the runs of one fire of a task: every shard and
+// attempt.
+func FireRuns(ctx context.Context, q Querier, taskID int64, at time.Time) ([]RunState, error) {
+	var rs []RunState
+	if err := sqlx.SelectContext(ctx, q, &rs, "SELECT id, status, owner, attempt, shard FROM execute_task"+q.Dialect().fireIndex+" WHERE task_id = ? AND scheduled_at = ?",
+		taskID, q.Dialect().time(at)); err != nil {
+		return nil, fmt.Errorf("read the runs of task %d at %s: %w", taskID, at.UTC().Format(time.RFC3339Nano), err)
+	}
+	return rs, nil
 }

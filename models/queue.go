@@ -107,6 +107,10 @@ func TakeQueued(ctx context.Context, q Querier, worker, host, token string, ids 
 		if n == 0 {
 			continue
 		}
+		if len(part) == 1 { // one row: the count says it
+			out = append(out, part[0])
+			continue
+		}
 		var got []int64
 		if err := selectIn(ctx, q, &got, "SELECT id FROM execute_task WHERE status = ? AND owner = ? AND queue_epoch = ? AND id IN (?)",
 			RunRunning, worker, token, part); err != nil {
@@ -117,16 +121,39 @@ func TakeQueued(ctx context.Context, q Querier, worker, host, token string, ids 
 	return out, nil
 }
 
-// RecoverRun puts a run that a dead (or silent) worker held back on its
+// RecoverRun puts a run that a dead (or silent) worker held back on
 // queue, the same attempt, to be sent again, and reports whether this
 // call did it (of several rescuers, one does). The run's earlier start
 // is forgotten; extra notes the owner it was recovered from.
-func RecoverRun(ctx context.Context, q Querier, id int64, deadOwner, note string, now time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, owner = '', started_at = NULL, heartbeat_at = NULL, queue_epoch = '', retry_at = ?, error = ? "+
+func RecoverRun(ctx context.Context, q Querier, id int64, deadOwner, queue, note string, now time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET status = ?, owner = '', started_at = NULL, heartbeat_at = NULL, queue = ?, queue_epoch = '', retry_at = ?, error = ? "+
 		"WHERE id = ? AND status = ? AND owner = ? AND queue <> ''",
-		RunQueued, q.Dialect().time(now), note, id, RunRunning, deadOwner)
+		RunQueued, queue, q.Dialect().time(now), note, id, RunRunning, deadOwner)
 	if err != nil {
 		return false, fmt.Errorf("recover run %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ListQueuedOn returns the runs queued on queue, oldest first.
+func ListQueuedOn(ctx context.Context, q Querier, queue string, limit int) ([]ExecuteTask, error) {
+	var rs []ExecuteTask
+	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE status = ? AND queue = ? ORDER BY id LIMIT ?",
+		RunQueued, queue, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list runs queued on %s: %w", queue, err)
+	}
+	return rs, nil
+}
+
+// MoveQueued moves a queued run to another queue, to be sent again, and
+// reports whether this call did it.
+func MoveQueued(ctx context.Context, q Querier, id int64, from, to string, now time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET queue = ?, queue_epoch = '', retry_at = ? WHERE id = ? AND status = ? AND queue = ?",
+		to, q.Dialect().time(now), id, RunQueued, from)
+	if err != nil {
+		return false, fmt.Errorf("move run %d from %s to %s: %w", id, from, to, err)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err

@@ -28,6 +28,10 @@ type Run struct {
 	TraceID     string
 	ScheduledAt time.Time // the fire time this run is for, UTC
 	Attempt     int       // 1, then 2.. for retries
+	// ShardIndex is this run's shard, 0 to ShardTotal-1, when its task
+	// splits a fire into ShardTotal runs (extra.shards) or runs it on
+	// every worker (extra.route broadcast); ShardTotal is 0 otherwise.
+	ShardIndex, ShardTotal int
 	Logger      *slog.Logger
 	// Extra is the row's extra column (a JSON object, or empty): the
 	// engine's keys and the function's own options, such as a built-in

@@ -135,7 +135,7 @@ func (c *completer) nextAttempt(job Job, status string, noRetry bool) (models.Cl
 	if noRetry || (status != models.RunFailed && status != models.RunTimeout) {
 		return models.Claim{}, false
 	}
-	return nextAttemptClaim(c.tab, c.clock.Now(), c.host, job.TaskID, job.TaskKey, job.ScheduledAt, job.Attempt, job.first())
+	return nextAttemptClaim(c.tab, c.clock.Now(), c.host, job.TaskID, job.TaskKey, job.ScheduledAt, job.Attempt, job.first(), job.Shard, job.Shards)
 }
 
 // followUps is what an outcome's follow-ups are decided from: the options
@@ -148,14 +148,18 @@ type followUps interface {
 
 // nextAttemptClaim builds the pending row of attempt+1 of a fire, if the
 // task is still scheduled and its max_retries allows one.
-func nextAttemptClaim(tab followUps, now time.Time, host string, taskID int64, taskKey string, at time.Time, attempt int, firstID int64) (models.Claim, bool) {
+//
+// A shard's next attempt is the same shard, for any worker of the queue;
+// a broadcast run (meant for one worker) gets none.
+func nextAttemptClaim(tab followUps, now time.Time, host string, taskID int64, taskKey string, at time.Time, attempt int, firstID int64, shard, shards int) (models.Claim, bool) {
 	opts, ok := tab.options(taskID)
-	if !ok || attempt > opts.MaxRetries {
+	if !ok || attempt > opts.MaxRetries || opts.Route == RouteBroadcast {
 		return models.Claim{}, false
 	}
 	return models.Claim{
 		TaskID: taskID, TaskKey: taskKey, ScheduledAt: at, Attempt: attempt + 1, FirstID: firstID, Source: models.SourceRetry,
 		TraceID: uuid.NewString(), Host: host, Status: models.RunPending, RetryAt: now.Add(opts.retryDelay(attempt + 1)),
+		Shard: shard, Shards: shards,
 	}, true
 }
 
@@ -192,12 +196,15 @@ func (c *completer) flush(batch []outcome) {
 	byOutcome := map[models.TaskOutcome][]int64{}
 	var next []models.Claim
 	var nextFor []models.Outcome // the outcome each next attempt follows
+	var fanIns []Job             // runs of sharded or broadcast fires that ended
 	for i, o := range batch {
 		rows[i] = models.Outcome{ID: o.job.RunID, TaskID: o.job.TaskID, TraceID: o.job.TraceID, Owner: o.job.Owner, Attempt: o.job.Attempt, Finish: o.f}
 		done := o.job.DoneStatus
 		if claim, ok := c.nextAttempt(o.job, o.f.Status, o.noRetry); ok {
 			next, nextFor = append(next, claim), append(nextFor, rows[i])
 			done = models.TaskReady
+		} else if o.job.Shards > 0 {
+			fanIns = append(fanIns, o.job) // the children wait for every run of the fire
 		} else {
 			for _, child := range childClaims(c.tab, c.clock.Now(), c.host, o.job.TaskID, o.job.RunID, o.f.Status) {
 				next, nextFor = append(next, child), append(nextFor, rows[i])
@@ -213,6 +220,9 @@ func (c *completer) flush(batch []outcome) {
 		written = c.finishWithNext(rows, next, nextFor)
 	}
 	c.persist("record task status", func(ctx context.Context) error { return models.FinishTaskRuns(ctx, c.db, byOutcome) })
+	for _, j := range fanIns {
+		written = append(written, c.fanIn(j)...)
+	}
 	for _, cl := range written {
 		if cl.Source == models.SourceChild {
 			c.log.Info("child task started", "task_key", cl.TaskKey, "parent", cl.Extra)
@@ -228,6 +238,73 @@ func (c *completer) flush(batch []outcome) {
 		c.obs.RunFinished(o.job, o.f)
 		close(o.written)
 	}
+}
+
+// fanIn starts the child tasks of a sharded or broadcast fire once its
+// last run ended (after this one's outcome was written): success when
+// every shard's last attempt succeeded, else failed. Whoever writes a
+// fire's last outcomes sees them all ended; the children's rows are
+// keyed on the fire time (plus a microsecond, off the whole seconds of
+// schedules), so of several writers one creates each.
+func (c *completer) fanIn(j Job) []models.Claim {
+	var claims []models.Claim
+	c.persist("start the children of a sharded fire", func(ctx context.Context) error {
+		claims = nil
+		runs, err := models.FireRuns(ctx, c.db, j.TaskID, j.ScheduledAt)
+		if err != nil {
+			return err
+		}
+		status, ended := fireOutcome(runs)
+		if !ended {
+			return nil
+		}
+		for _, cl := range childClaims(c.tab, c.clock.Now(), c.host, j.TaskID, j.first(), status) {
+			cl.ScheduledAt = j.ScheduledAt.Add(time.Microsecond)
+			claims = append(claims, cl)
+		}
+		if len(claims) == 0 {
+			return nil
+		}
+		ids, err := models.ClaimRuns(ctx, c.db, claims)
+		if err != nil {
+			return err
+		}
+		won := claims[:0]
+		for i, id := range ids {
+			if id != 0 {
+				won = append(won, claims[i])
+			}
+		}
+		claims = won
+		return nil
+	})
+	return claims
+}
+
+// fireOutcome reads the runs of one fire: whether they all ended, and as
+// what for the child tasks: success when the last attempt of every shard
+// succeeded, else failed.
+func fireOutcome(runs []models.RunState) (status string, ended bool) {
+	last := map[int]models.RunState{} // by shard
+	for _, r := range runs {
+		switch r.Status {
+		case models.RunPending, models.RunQueued, models.RunRunning:
+			return "", false
+		}
+		if r.Attempt == 0 {
+			continue // a missed-fires record
+		}
+		if l, ok := last[r.Shard]; !ok || r.Attempt > l.Attempt {
+			last[r.Shard] = r
+		}
+	}
+	status = models.RunSuccess
+	for _, r := range last {
+		if r.Status != models.RunSuccess {
+			status = models.RunFailed
+		}
+	}
+	return status, len(last) > 0
 }
 
 // finishRuns writes outcomes; a batch that fails for good (a value the

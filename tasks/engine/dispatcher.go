@@ -37,6 +37,8 @@ type dispatcher struct {
 	// run's owner is alive (false only for one known to be dead).
 	owner func() string
 	alive func(owner string) bool
+	// workersOf returns the live workers of a queue (broadcast, shards).
+	workersOf func(queue string) []string
 	// hold waits while released runs are still starting.
 	hold func()
 
@@ -131,7 +133,7 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 		return fireResult{err: err}
 	}
 	owner := d.owner()
-	claims, replaces := d.claimsFor(members, running, at, source, owner)
+	claims, plan, replaces := d.claimsFor(members, running, at, source, owner)
 	if source == models.SourceBackfill && len(claims) == 1 && claims[0].Status == models.RunSkipped {
 		// A backfilled fire time is not recorded skipped for an overlap
 		// with the task's live runs: Backfill waits and claims it again.
@@ -168,7 +170,7 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	if source != models.SourceManual && source != models.SourceBackfill { // not the schedule's own fire
 		markLater = d.markFired(ctx, g, fired, at, next)
 	}
-	jobs, replaced := jobsFor(members, claims, ids, replaces, next)
+	jobs, replaced := jobsFor(members, claims, plan, ids, replaces, next)
 	// Claimed ahead: the runs are handed over now and released together
 	// at their time.
 	gate := NewGate()
@@ -202,12 +204,16 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	return res
 }
 
-// claimsFor builds a fire's claims, one per member, applying each one's
-// overlap policy to its running runs: a forbidden overlap is claimed as
-// skipped, with the reason; runs to replace are returned by member.
-func (d *dispatcher) claimsFor(members []*entry, running map[int64][]models.RunningRun, at time.Time, source, owner string) ([]models.Claim, map[int][]models.RunningRun) {
+// claimsFor builds a fire's claims, one per member — or one per shard of
+// a sharded member, one per live worker of a broadcast one — applying
+// each member's overlap policy to its running runs: a forbidden overlap
+// is claimed as skipped, with the reason; runs to replace are returned by
+// claim index (a member's first). plan says, per claim, its member and
+// the queue its job goes to.
+func (d *dispatcher) claimsFor(members []*entry, running map[int64][]models.RunningRun, at time.Time, source, owner string) ([]models.Claim, []claimPlan, map[int][]models.RunningRun) {
 	now := d.clock.Now()
-	claims := make([]models.Claim, len(members))
+	claims := make([]models.Claim, 0, len(members))
+	plan := make([]claimPlan, 0, len(members))
 	replaces := map[int][]models.RunningRun{}
 	for i, m := range members {
 		c := models.Claim{
@@ -219,21 +225,75 @@ func (d *dispatcher) claimsFor(members []*entry, running map[int64][]models.Runn
 			case OverlapForbid:
 				c.Status, c.Error = models.RunSkipped, fmt.Sprintf("run %d is still running (overlap forbid)", rs[0].ID)
 			case OverlapReplace:
-				replaces[i] = rs
+				replaces[len(claims)] = rs
 			case OverlapAllow:
-				if len(rs) >= m.opts.MaxParallel {
+				if m.opts.MaxParallel > 0 && len(rs) >= m.opts.MaxParallel {
 					c.Status, c.Error = models.RunSkipped, fmt.Sprintf("%d runs are still running (overlap allow, max_parallel %d)", len(rs), m.opts.MaxParallel)
 				}
 			}
 		}
-		claims[i] = c
+		queues := d.fanOut(m)
+		if queues == nil && c.Status == "" {
+			c.Status, c.Error = models.RunSkipped, fmt.Sprintf("no live worker reads queue %s (route broadcast)", m.queue)
+		}
+		if c.Status == models.RunSkipped || len(queues) == 1 {
+			claims, plan = append(claims, c), append(plan, claimPlan{member: i, queue: m.queue})
+			continue
+		}
+		for k, q := range queues {
+			ck := c
+			if k > 0 {
+				ck.TraceID = uuid.NewString()
+			}
+			ck.Shard, ck.Shards = k, len(queues)
+			claims, plan = append(claims, ck), append(plan, claimPlan{member: i, queue: q})
+		}
 	}
-	return claims, replaces
+	return claims, plan, replaces
+}
+
+// claimPlan is a claim's member and the queue its job goes to.
+type claimPlan struct {
+	member int
+	queue  string
+}
+
+// fanOut returns the queue of each run of a member's fire: one, its own,
+// for a plain task; one per shard for a sharded one, spread in turn over
+// the personal queues of the live workers of its queue (its own queue
+// when none is known); one per live worker for a broadcast (nil when
+// none).
+func (d *dispatcher) fanOut(m *entry) []string {
+	var workers []string
+	if m.queue != "" && d.workersOf != nil {
+		workers = d.workersOf(m.queue)
+	}
+	switch {
+	case m.opts.Route == RouteBroadcast:
+		if len(workers) == 0 {
+			return nil
+		}
+		out := make([]string, len(workers))
+		for k, w := range workers {
+			out[k] = personalQueue(w)
+		}
+		return out
+	case m.opts.Shards > 1:
+		out := make([]string, m.opts.Shards)
+		for k := range out {
+			out[k] = m.queue
+			if len(workers) > 0 {
+				out[k] = personalQueue(workers[k%len(workers)])
+			}
+		}
+		return out
+	}
+	return []string{m.queue}
 }
 
 // jobsFor makes a job of each claim this replica won and did not skip,
 // and pairs each run to replace with the run replacing it.
-func jobsFor(members []*entry, claims []models.Claim, ids []int64, replaces map[int][]models.RunningRun, next time.Time) (jobs []Job, replaced [][2]int64) {
+func jobsFor(members []*entry, claims []models.Claim, plan []claimPlan, ids []int64, replaces map[int][]models.RunningRun, next time.Time) (jobs []Job, replaced [][2]int64) {
 	doneStatus := models.TaskReady
 	if next.IsZero() {
 		doneStatus = models.TaskDone
@@ -245,10 +305,11 @@ func jobsFor(members []*entry, claims []models.Claim, ids []int64, replaces map[
 		for _, old := range replaces[i] {
 			replaced = append(replaced, [2]int64{old.ID, id})
 		}
-		m, c := members[i], claims[i]
+		m, c := members[plan[i].member], claims[i]
 		jobs = append(jobs, Job{
 			RunID: id, TraceID: c.TraceID, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args, Extra: m.extra(),
-			ScheduledAt: c.ScheduledAt, Source: c.Source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: c.Owner, DoneStatus: doneStatus, Queue: m.queue,
+			ScheduledAt: c.ScheduledAt, Source: c.Source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: c.Owner, DoneStatus: doneStatus,
+			Queue: plan[i].queue, Shard: c.Shard, Shards: c.Shards,
 		})
 	}
 	return jobs, replaced

@@ -133,7 +133,7 @@ func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts 
 	e.rescuer = &rescuer{cfg: cfg, db: db, log: e.log, clock: e.clock, obs: e.obs, tab: e.tab, host: e.host,
 		due: e.retrier.due, continuous: e.registry.continuous}
 	e.dispatcher = &dispatcher{cfg: cfg, db: db, log: e.log, clock: e.clock, obs: e.obs, tab: e.tab, exec: e.exec, host: e.host,
-		owner: e.registry.ID, alive: e.registry.alive, hold: e.completer.hold}
+		owner: e.registry.ID, alive: e.registry.alive, workersOf: e.registry.workersOf, hold: e.completer.hold}
 	if e.transport != nil {
 		e.sweeper = &sweeper{cfg: cfg, db: db, log: e.log, clock: e.clock, tab: e.tab, tr: e.transport, dead: func(id string) bool { return !e.registry.alive(id) }}
 	}

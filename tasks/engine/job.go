@@ -39,6 +39,10 @@ type Job struct {
 	// Queue is the named queue a worker takes the run from; empty: it
 	// runs in the replica that claimed it.
 	Queue string `json:"queue,omitempty"`
+	// Shard is the run's index among the Shards runs of its fire (a
+	// sharded or broadcast task); Shards is 0 for a fire of one run.
+	Shard  int `json:"shard,omitempty"`
+	Shards int `json:"shards,omitempty"`
 }
 
 // first returns the run id of attempt 1 of the job's fire.

@@ -26,7 +26,12 @@ const (
 	// A run a worker held when it died (or stopped renewing its lease):
 	OnLostDrop    = "drop"    // it is recorded lost, and max_retries decides (the default)
 	OnLostRecover = "recover" // it goes back on its queue, the same attempt, to run elsewhere
+
+	RouteBroadcast = "broadcast" // extra.route: a fire runs on every live worker of its queue
 )
+
+// maxShards bounds extra.shards.
+const maxShards = 1000
 
 // taskOptions are the keys of task.extra the engine reads. Other keys are
 // the user's own and are left alone.
@@ -45,6 +50,8 @@ type taskOptions struct {
 	Then          thenRules `json:"then"`            // child tasks run when a run of this one ends
 	Queue         string    `json:"queue"`           // the named queue its runs go to; "" = the default for its function
 	OnLost        string    `json:"on_lost"`         // recover | drop: a queued run whose worker died
+	Shards        int       `json:"shards"`          // a fire is this many runs, each told its shard; 0 or 1 = one run
+	Route         string    `json:"route"`           // "" or broadcast: a fire runs once on every live worker of its queue
 }
 
 // Conditions of extra.then.
@@ -137,6 +144,7 @@ func (o *taskOptions) fields() map[string]any {
 		"max_retries": &o.MaxRetries, "retry_backoff": &o.RetryBackoff,
 		"retry_delay": &o.RetryDelay, "retry_max_delay": &o.RetryMaxDelay,
 		"then": &o.Then, "queue": &o.Queue, "on_lost": &o.OnLost,
+		"shards": &o.Shards, "route": &o.Route,
 	}
 }
 
@@ -193,6 +201,15 @@ func (o taskOptions) validate() error {
 	}
 	if err := oneOf("on_lost", o.OnLost, OnLostDrop, OnLostRecover); err != nil {
 		return err
+	}
+	if o.Shards < 0 || o.Shards > maxShards {
+		return fmt.Errorf("key \"shards\": want 0 to %d, got %d", maxShards, o.Shards)
+	}
+	if o.Route != "" && o.Route != RouteBroadcast {
+		return fmt.Errorf("key \"route\": want \"broadcast\" or nothing, got %q", o.Route)
+	}
+	if o.Route == RouteBroadcast && o.Shards > 1 {
+		return fmt.Errorf("key \"shards\": a broadcast task runs once per worker; it cannot also be sharded")
 	}
 	if !validQueueName(o.Queue) {
 		return fmt.Errorf("key \"queue\": want 1 to 64 letters, digits, '-', '_' or '.', got %q", o.Queue)

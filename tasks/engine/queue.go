@@ -57,9 +57,10 @@ type Delivery struct {
 const DefaultQueue = "default"
 
 // validQueueName reports whether s may name a queue: empty (the default),
-// or 1 to 64 letters, digits, '-', '_' or '.'.
+// or 1 to 64 letters, digits, '-', '_' or '.', not starting "w." (the
+// workers' personal queues).
 func validQueueName(s string) bool {
-	if len(s) > 64 {
+	if len(s) > 64 || strings.HasPrefix(s, "w.") {
 		return false
 	}
 	for _, c := range s {
@@ -257,7 +258,7 @@ func ParseQueues(specs []string, concurrency int) (map[string]int, error) {
 			c = v
 		}
 		if name == "" || !validQueueName(name) {
-			return nil, fmt.Errorf("entry %q: a queue name is 1 to 64 letters, digits, '-', '_' or '.'", spec)
+			return nil, fmt.Errorf("entry %q: a queue name is 1 to 64 letters, digits, '-', '_' or '.', not starting \"w.\"", spec)
 		}
 		if _, dup := out[name]; dup {
 			return nil, fmt.Errorf("entry %q: queue %s named twice", spec, name)

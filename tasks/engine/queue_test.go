@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +235,118 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// setupShards is setupQueued with a function that prints its shard.
+func setupShards(t *testing.T, db *models.DB, tr Transport) *harness {
+	t.Helper()
+	return setupOpts(t, db, clockwork.NewFakeClockAt(start), nil, []Option{WithQueue(tr, nil)}, func(_ *Config, reg *tasks.Registry) {
+		must(t, reg.Add("shard", func(ctx context.Context, run *tasks.Run) error {
+			run.Printf("shard %d/%d", run.ShardIndex, run.ShardTotal)
+			return nil
+		}))
+	})
+}
+
+// fireRows returns the runs of a task, by shard.
+func (h *harness) fireRows(taskID int64) map[int]models.ExecuteTask {
+	h.t.Helper()
+	out := map[int]models.ExecuteTask{}
+	for _, r := range h.history(taskID) {
+		if _, dup := out[r.Shard]; dup {
+			h.t.Fatalf("shard %d has two rows", r.Shard)
+		}
+		out[r.Shard] = r
+	}
+	return out
+}
+
+// A sharded fire is one row per shard, each run told its shard and the
+// total, spread over the live workers; its child task starts once, after
+// the last shard.
+func TestQueue_Shards(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupShards(t, db, tr)
+		w1 := h.worker(tr, map[string]int{"q": 2})
+		w2 := h.worker(tr, map[string]int{"q": 2})
+		id := h.insert("sharded", "interval", "3600", "shard", "", `{"queue": "q", "shards": 4, "then": ["after"]}`)
+		child := h.insert("after", "interval", "3600", "record", "", "")
+		h.sync() // the engine's beat sees the workers
+		_, err := h.e.RunNow(context.Background(), "sharded", tasks.Args{})
+		must(t, err)
+		h.wait(4)
+		rows := h.fireRows(id)
+		owners := map[string]int{}
+		for k := range 4 {
+			r := rows[k]
+			if r.Status != models.RunSuccess || r.ShardTotal != 4 || string(r.Output) != fmt.Sprintf("shard %d/4", k) {
+				t.Fatalf("shard %d: %s total %d output %q", k, r.Status, r.ShardTotal, string(r.Output))
+			}
+			owners[r.Owner]++
+		}
+		if owners[w1.ID()] != 2 || owners[w2.ID()] != 2 {
+			t.Fatalf("shards not spread over the two workers: %v", owners)
+		}
+		h.sync() // the retrier starts the child
+		h.wait(1)
+		if n := len(h.history(child)); n != 1 {
+			t.Fatalf("child ran %d times", n)
+		}
+	})
+}
+
+// A broadcast fire runs once on every live worker of its queue.
+func TestQueue_Broadcast(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupShards(t, db, tr)
+		w1 := h.worker(tr, map[string]int{"q": 1})
+		w2 := h.worker(tr, map[string]int{"q": 1, "other": 1})
+		h.worker(tr, map[string]int{"other": 1})
+		id := h.insert("everywhere", "interval", "3600", "shard", "", `{"queue": "q", "route": "broadcast"}`)
+		h.sync()
+		_, err := h.e.RunNow(context.Background(), "everywhere", tasks.Args{})
+		must(t, err)
+		h.wait(2)
+		rows := h.fireRows(id)
+		got := map[string]bool{rows[0].Owner: true, rows[1].Owner: true}
+		if len(rows) != 2 || !got[w1.ID()] || !got[w2.ID()] {
+			t.Fatalf("broadcast rows %v, want one on each of %s and %s", got, w1.ID(), w2.ID())
+		}
+	})
+}
+
+// A worker killed mid-fire: its shard is sent again and runs on the other
+// worker; the fire's child starts once, after all shards.
+func TestQueue_ShardOfAKilledWorker(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupShards(t, db, tr)
+		h.worker(tr, map[string]int{"q": 2})
+		w2 := h.worker(tr, map[string]int{"q": 2})
+		id := h.insert("held_shards", "interval", "3600", "block", "", `{"queue": "q", "shards": 2, "then": ["after2"]}`)
+		child := h.insert("after2", "interval", "3600", "record", "", "")
+		h.sync()
+		_, err := h.e.RunNow(context.Background(), "held_shards", tasks.Args{})
+		must(t, err)
+		h.waitStarted()
+		h.waitStarted()
+		h.workers[0]() // SIGKILL the first worker, its shard in hand
+		h.judge(w2)
+		h.waitStarted() // the lost shard again, on w2
+		h.releaseAll()
+		h.wait(3) // the dead worker's outcome is refused, but heard
+		rows := h.fireRows(id)
+		for k := range 2 {
+			if rows[k].Status != models.RunSuccess || rows[k].Owner != w2.ID() {
+				t.Fatalf("shard %d: %s on %s", k, rows[k].Status, rows[k].Owner)
+			}
+		}
+		h.sync()
+		h.wait(1)
+		if n := len(h.history(child)); n != 1 {
+			t.Fatalf("child ran %d times", n)
+		}
+	})
 }

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +47,9 @@ type registry struct {
 	id   atomic.Pointer[string]
 	mu   sync.Mutex
 	dead map[string]bool // owners known dead, as of the last beat
+	// workers are the live workers by queue they read, ids in order, as
+	// of the last beat: where broadcast and sharded runs go.
+	workers map[string][]string
 	// last is the time of the last successful beat, and since the start
 	// of the unbroken run of beats it ends. Owners are judged only once
 	// this replica has beaten without a break for dead_after: after a
@@ -130,14 +136,24 @@ func (r *registry) beat(ctx context.Context) error {
 		return err
 	}
 	dead := map[string]bool{}
+	workers := map[string][]string{}
 	judging := r.continuous(now)
 	for _, rep := range reps {
 		if rep.DeadAt.Valid || judging && rep.HeartbeatAt.Before(now.Add(-r.cfg.DeadAfter)) {
 			dead[rep.ID] = true
+			continue
+		}
+		if rep.Kind == models.KindWorker && !rep.HeartbeatAt.Before(now.Add(-r.cfg.DeadAfter)) {
+			for _, q := range workerQueues(rep.Info) {
+				workers[q] = append(workers[q], rep.ID)
+			}
 		}
 	}
+	for _, ids := range workers {
+		sort.Strings(ids)
+	}
 	r.mu.Lock()
-	r.dead = dead
+	r.dead, r.workers = dead, workers
 	r.mu.Unlock()
 	return nil
 }
@@ -150,6 +166,36 @@ func (r *registry) continuous(now time.Time) bool {
 	defer r.mu.Unlock()
 	return now.Sub(r.last) <= 2*r.cfg.Heartbeat && now.Sub(r.since) >= r.cfg.DeadAfter
 }
+
+// workersOf returns the live workers that read queue, in id order.
+func (r *registry) workersOf(queue string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.workers[queue]
+}
+
+// workerQueues reads the queues of a worker's row info.
+func workerQueues(info string) []string {
+	var v struct {
+		Queues map[string]int `json:"queues"`
+	}
+	if json.Unmarshal([]byte(info), &v) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(v.Queues))
+	for q := range v.Queues {
+		out = append(out, q)
+	}
+	return out
+}
+
+// personalQueue is the queue only the worker id reads: the runs of a
+// broadcast, and the shards spread over the workers, are sent there.
+func personalQueue(id string) string { return "w." + id }
+
+// personalOwner returns the worker whose personal queue name is, if it is
+// one.
+func personalOwner(name string) (string, bool) { return strings.CutPrefix(name, "w.") }
 
 // alive reports whether a run's owner may still be running it: false only
 // for an owner known to be dead.

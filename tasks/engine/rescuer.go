@@ -135,8 +135,8 @@ func (r *rescuer) rescue(ctx context.Context, runs []models.ExecuteTask, now tim
 	}
 	for _, run := range runs {
 		if run.Queue != "" {
-			if opts, ok := r.tab.options(run.TaskID); ok && opts.OnLost == OnLostRecover {
-				if err := r.recover(ctx, run, now, why); err != nil {
+			if ent, _, ok := r.tab.scheduled(run.TaskID); ok && ent.recovers(run) {
+				if err := r.recover(ctx, run, ent.queue, now, why); err != nil {
 					return err
 				}
 				continue
@@ -163,15 +163,15 @@ func (r *rescuer) rescue(ctx context.Context, runs []models.ExecuteTask, now tim
 	return nil
 }
 
-// recover puts a queued run whose worker is gone back on its queue (the
-// task's on_lost is recover): it runs again elsewhere, the same attempt.
-func (r *rescuer) recover(ctx context.Context, run models.ExecuteTask, now time.Time, why string) error {
-	note := fmt.Sprintf("recovered: its worker %s (%s) %s; sent again to queue %s", run.Owner, run.Host, why, run.Queue)
-	ok, err := models.RecoverRun(ctx, r.db, run.ID, run.Owner, note, now)
+// recover puts a queued run whose worker is gone back on its task's queue
+// (entry.recovers): it runs again elsewhere, the same attempt.
+func (r *rescuer) recover(ctx context.Context, run models.ExecuteTask, queue string, now time.Time, why string) error {
+	note := fmt.Sprintf("recovered: its worker %s (%s) %s; sent again to queue %s", run.Owner, run.Host, why, queue)
+	ok, err := models.RecoverRun(ctx, r.db, run.ID, run.Owner, queue, note, now)
 	if err != nil || !ok {
 		return err
 	}
-	r.log.Warn("run recovered from a dead worker (on_lost recover)", "task_key", run.TaskKey, "exec_id", run.ID, "owner", run.Owner, "queue", run.Queue)
+	r.log.Warn("run recovered from a dead worker (on_lost recover)", "task_key", run.TaskKey, "exec_id", run.ID, "owner", run.Owner, "queue", queue)
 	r.obs.Requeued(run.TaskKey, run.ID, run.Owner)
 	return nil
 }
@@ -185,7 +185,7 @@ func (r *rescuer) lose(ctx context.Context, run models.ExecuteTask, startedAt, n
 	if run.FirstID.Valid {
 		first = run.FirstID.Int64
 	}
-	next, retry := nextAttemptClaim(r.tab, now, r.host, run.TaskID, run.TaskKey, run.ScheduledAt.Time, run.Attempt, first)
+	next, retry := nextAttemptClaim(r.tab, now, r.host, run.TaskID, run.TaskKey, run.ScheduledAt.Time, run.Attempt, first, run.Shard, run.ShardTotal)
 	var children []models.Claim
 	if !retry {
 		children = childClaims(r.tab, now, r.host, run.TaskID, run.ID, models.RunLost)

@@ -101,6 +101,7 @@ func (r *retrier) startDue(ctx context.Context) error {
 			RunID: p.ID, TraceID: p.TraceID, TaskID: p.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: args, Extra: ent.extra(),
 			ScheduledAt: p.ScheduledAt.Time, Source: p.Source, Attempt: p.Attempt, FirstID: p.FirstID.Int64,
 			Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: ent.queue,
+			Shard: p.Shard, Shards: p.ShardTotal,
 		}}, nil)
 	}
 	return nil

@@ -44,6 +44,10 @@ type Runner struct {
 	starting atomic.Int64
 	gated    map[*Gate]int64
 	draining atomic.Bool
+	// returned, when set, is told of each run whose function returned (or
+	// was abandoned, or never started), before its outcome is recorded: a
+	// worker takes its next job then, not once the outcome is written.
+	returned func(runID int64)
 }
 
 const holdWrites = 100 * time.Millisecond
@@ -185,6 +189,9 @@ func (st *runState) end(f models.Finish, noRetry bool) {
 	if st.held {
 		<-st.r.sem
 	}
+	if st.r.returned != nil {
+		st.r.returned(st.job.RunID)
+	}
 	st.r.rec.Record(st.job, f, noRetry)
 	st.release()
 }
@@ -242,6 +249,7 @@ func (r *Runner) prepare(job Job) prepared {
 	run := tasks.NewRun(r.outputLimit)
 	run.TaskID, run.TaskKey, run.Args, run.Extra = job.TaskID, job.TaskKey, job.Args, job.Extra
 	run.ExecID, run.TraceID, run.ScheduledAt, run.Attempt = job.RunID, job.TraceID, job.ScheduledAt, job.Attempt
+	run.ShardIndex, run.ShardTotal = job.Shard, job.Shards
 	run.Logger = slog.New(runHandler{Handler: r.log.Handler(), taskKey: job.TaskKey, traceID: job.TraceID, execID: job.RunID})
 	fn, _ := r.reg.Lookup(job.Func)
 	return prepared{run: run, fn: fn}

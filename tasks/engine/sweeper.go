@@ -56,6 +56,12 @@ func (s *sweeper) SweepOnce(ctx context.Context) error {
 		return err
 	}
 	for _, name := range s.queues(names) {
+		if owner, personal := personalOwner(name); personal && s.dead(owner) {
+			if err := s.abandoned(ctx, name, owner); err != nil {
+				s.log.Warn("queue sweep: a dead worker's queue", "queue", name, "error", err)
+			}
+			continue
+		}
 		if err := s.orphans(ctx, name); err != nil {
 			s.log.Warn("queue sweep: orphaned jobs", "queue", name, "error", err)
 		}
@@ -109,6 +115,36 @@ func (s *sweeper) orphans(ctx context.Context, name string) error {
 	}
 	s.log.Warn("jobs taken back from dead workers", "queue", name, "jobs", len(ds))
 	return s.tr.Ack(ctx, name, acks)
+}
+
+// abandoned empties the personal queue of a dead worker: a shard moves to
+// its task's queue, for any worker; a broadcast run, meant for that
+// worker, is lost.
+func (s *sweeper) abandoned(ctx context.Context, name, owner string) error {
+	rows, err := models.ListQueuedOn(ctx, s.db, name, sweepBatch)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	for _, row := range rows {
+		ent, _, ok := s.tab.scheduled(row.TaskID)
+		switch {
+		case !ok:
+			_, err = models.CloseRun(ctx, s.db, row.ID, models.RunQueued, models.RunSkipped, "queued run not run: the task is no longer scheduled", now, time.Time{})
+		case ent.opts.Route == RouteBroadcast:
+			_, err = models.CloseRun(ctx, s.db, row.ID, models.RunQueued, models.RunLost,
+				fmt.Sprintf("lost: its worker %s died before taking this broadcast run", owner), now, now)
+		default:
+			ok, err = models.MoveQueued(ctx, s.db, row.ID, name, ent.queue, now)
+			if ok {
+				s.log.Warn("shard moved from a dead worker's queue", "task_key", row.TaskKey, "exec_id", row.ID, "worker", owner, "queue", ent.queue)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resend sends the rows queued on name that its current epoch lacks.
@@ -165,5 +201,6 @@ func rowJob(ent *entry, row models.ExecuteTask, next time.Time, owner, queue str
 		RunID: row.ID, TraceID: row.TraceID, TaskID: row.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: ent.args, Extra: ent.extra(),
 		ScheduledAt: row.ScheduledAt.Time, Source: row.Source, Attempt: row.Attempt, FirstID: row.FirstID.Int64,
 		Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: queue,
+		Shard: row.Shard, Shards: row.ShardTotal,
 	}
 }

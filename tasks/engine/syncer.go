@@ -613,6 +613,10 @@ func (s *syncer) build(t models.Task, hash string, ch *changes, now time.Time) *
 	if s.queueOf != nil {
 		ne.queue = s.queueOf(t.Func, opts.Queue)
 	}
+	if opts.Route == RouteBroadcast && ne.queue == "" {
+		ne.err = "column extra: key \"route\": broadcast runs on the workers of a queue; this daemon has no queue, or the row names none (\"queue\")"
+		return ne
+	}
 	if ne.sched, err = ch.parse(t.Trigger, t.Spec, loc, t.UpdateAt); err != nil {
 		ne.err = err.Error()
 		return ne

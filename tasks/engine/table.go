@@ -135,3 +135,17 @@ func (t *table) group(key string) (*group, []*entry) {
 	}
 	return g, g.inOrder()
 }
+
+// recovers reports whether a run of this task that a dead worker held goes
+// back on the task's queue rather than being lost: a shard always does
+// (another worker runs it), a broadcast run never (it was for that
+// worker), any other as extra.on_lost says.
+func (e *entry) recovers(run models.ExecuteTask) bool {
+	switch {
+	case e.opts.Route == RouteBroadcast:
+		return false
+	case run.ShardTotal > 0:
+		return true
+	}
+	return e.opts.OnLost == OnLostRecover
+}

@@ -71,6 +71,11 @@ type Worker struct {
 	completer *completer
 	runner    *Runner
 
+	// slots frees, by run, the slot of its queue a taken job holds: when
+	// its function returns.
+	slotsMu sync.Mutex
+	slots   map[int64]func()
+
 	ctx      context.Context // ends at Shutdown: no more fetching
 	stop     context.CancelFunc
 	wg       sync.WaitGroup // the fetch loops
@@ -110,6 +115,8 @@ func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry
 		total += n
 	}
 	w.runner = NewRunner(db, reg, w.log, w.clock, w.completer, e.obs, total, cfg.OutputLimit, cfg.Lease)
+	w.slots = map[int64]func(){}
+	w.runner.returned = w.freeSlot
 	w.registry.fenced = func(old string) {
 		if n := w.runner.CancelOwner(old, errDeclaredDead); n > 0 {
 			w.log.Warn("runs cancelled: this worker lost them when it was declared dead", "count", n)
@@ -142,10 +149,15 @@ func (w *Worker) Start(ctx context.Context) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	total := 0
 	for _, name := range names {
 		w.wg.Add(1)
-		go w.consume(name, w.wcfg.Queues[name])
+		go w.consume(func() string { return name }, w.wcfg.Queues[name])
+		total += w.wcfg.Queues[name]
 	}
+	// Its personal queue: broadcast runs, and shards spread over workers.
+	w.wg.Add(1)
+	go w.consume(func() string { return personalQueue(w.ID()) }, total)
 	w.started = true
 	w.log.Info("worker registered", "worker", w.ID(), "host", w.host, "queues", strings.Join(names, ","))
 	return nil
@@ -192,8 +204,10 @@ func (w *Worker) Shutdown() error {
 	return nil
 }
 
-// consume takes jobs from one queue, at most n in hand at once.
-func (w *Worker) consume(queue string, n int) {
+// consume takes jobs from one queue, at most n in hand at once. The name
+// is read before each receive: a worker's personal queue changes with its
+// id.
+func (w *Worker) consume(name func() string, n int) {
 	defer w.wg.Done()
 	slots := make(chan struct{}, n)
 	for w.ctx.Err() == nil {
@@ -218,6 +232,7 @@ func (w *Worker) consume(queue string, n int) {
 				<-slots
 			}
 		}
+		queue := name()
 		ds, err := w.tr.Receive(w.ctx, queue, w.ID(), free)
 		if err != nil {
 			release(free)
@@ -290,13 +305,29 @@ func (w *Worker) take(queue string, ds []Delivery, done func()) {
 		return
 	}
 	w.inFlight.Add(len(jobs))
+	w.slotsMu.Lock()
+	for _, j := range jobs {
+		w.slots[j.RunID] = done
+	}
+	w.slotsMu.Unlock()
 	for i, c := range w.runner.Execute(ctx, jobs, nil) {
-		go func(c <-chan struct{}, id string) {
+		go func(c <-chan struct{}, id string, runID int64) {
 			<-c
+			w.freeSlot(runID) // if the runner did not (it always does)
 			w.ack(queue, []string{id})
 			w.inFlight.Done()
-			done()
-		}(c, jobAck[i])
+		}(c, jobAck[i], jobs[i].RunID)
+	}
+}
+
+// freeSlot frees the slot a run held, once.
+func (w *Worker) freeSlot(runID int64) {
+	w.slotsMu.Lock()
+	free := w.slots[runID]
+	delete(w.slots, runID)
+	w.slotsMu.Unlock()
+	if free != nil {
+		free()
 	}
 }
 
@@ -315,10 +346,12 @@ type taskCache struct {
 	log   *slog.Logger
 	clock clockwork.Clock
 
-	mu    sync.Mutex
-	byID  map[int64]*entry
-	keyed map[string]*entry
-	loop  loop
+	mu     sync.Mutex
+	byID   map[int64]*entry
+	keyed  map[string]*entry
+	loaded time.Time // by the wall clock: bounds reads on a miss
+	maxID  int64     // the highest row id read
+	loop   loop
 }
 
 func (c *taskCache) Start() {
@@ -340,7 +373,9 @@ func (c *taskCache) load(ctx context.Context) error {
 		return err
 	}
 	byID, keyed := map[int64]*entry{}, map[string]*entry{}
+	var maxID int64
 	for _, t := range rows {
+		maxID = max(maxID, t.ID)
 		if t.IsValid != 1 {
 			continue
 		}
@@ -355,26 +390,46 @@ func (c *taskCache) load(ctx context.Context) error {
 		}
 	}
 	c.mu.Lock()
-	c.byID, c.keyed = byID, keyed
+	c.byID, c.keyed, c.loaded, c.maxID = byID, keyed, time.Now(), maxID
 	c.mu.Unlock()
 	return nil
 }
 
+// options returns a valid task's options; a task the cache does not
+// know (added since it was read) is read again first.
 func (c *taskCache) options(id int64) (taskOptions, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ent := c.byID[id]
-	if ent == nil {
-		return taskOptions{}, false
+	if ent := c.get(func() *entry { return c.byID[id] }, id); ent != nil {
+		return ent.opts, true
 	}
-	return ent.opts, true
+	return taskOptions{}, false
 }
 
+// byKey returns the valid task holding key, reading the table again when
+// it is not known.
 func (c *taskCache) byKey(key string) (*entry, time.Time, bool) {
+	ent := c.get(func() *entry { return c.keyed[key] }, 0)
+	return ent, time.Time{}, ent != nil
+}
+
+// get looks an entry up, and on a miss reads the table again and looks
+// again: at once for a row newer than the cache (id above any it read),
+// else at most once a second.
+func (c *taskCache) get(look func() *entry, id int64) *entry {
+	c.mu.Lock()
+	ent := look()
+	stale := ent == nil && (id > c.maxID || time.Since(c.loaded) >= time.Second)
+	c.mu.Unlock()
+	if !stale {
+		return ent
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.load(ctx); err != nil {
+		c.log.Warn("read task table", "error", err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ent := c.keyed[key]
-	return ent, time.Time{}, ent != nil
+	return look()
 }
 
 // jsonText is v as JSON text.

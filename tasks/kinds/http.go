@@ -223,7 +223,12 @@ func (k *Kinds) hostAllowed(u *url.URL) bool {
 }
 
 func (k *Kinds) newHTTPClient() *http.Client {
+	// Go's default keeps 2 idle connections per host: a worker calling one
+	// host from many goroutines would dial for nearly every request.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 512, 128
 	return &http.Client{
+		Transport: tr,
 		// A redirect is a new request: its host must be allowed too.
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 10 {

@@ -226,6 +226,10 @@ const (
 	EnvRunID       = "TASKRUNNER_RUN_ID"
 	EnvTaskKey     = "TASKRUNNER_TASK_KEY"
 	EnvScheduledAt = "TASKRUNNER_SCHEDULED_AT" // RFC 3339, UTC
+	// A run of a sharded or broadcast fire gets its shard (0 to total-1)
+	// and the fire's number of runs.
+	EnvShardIndex = "TASKRUNNER_SHARD_INDEX"
+	EnvShardTotal = "TASKRUNNER_SHARD_TOTAL"
 )
 
 // environ is the daemon's environment and the run's variables. The
@@ -234,12 +238,16 @@ const (
 // script's business.
 func environ(run *tasks.Run) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TASKRUNNER_") })
-	return append(env,
+	env = append(env,
 		EnvTraceID+"="+run.TraceID,
 		EnvRunID+"="+strconv.FormatInt(run.ExecID, 10),
 		EnvTaskKey+"="+run.TaskKey,
 		EnvScheduledAt+"="+run.ScheduledAt.UTC().Format(time.RFC3339),
 	)
+	if run.ShardTotal > 0 {
+		env = append(env, EnvShardIndex+"="+strconv.Itoa(run.ShardIndex), EnvShardTotal+"="+strconv.Itoa(run.ShardTotal))
+	}
+	return env
 }
 
 // Shell runs the script or program that run.Extra names (keys language,
