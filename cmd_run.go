@@ -60,7 +60,7 @@ func daemon(confDir string, stdout io.Writer) error {
 			return err
 		}
 	}
-	builtin, err := kinds.New(a.cfg.Kinds, a.log)
+	builtin, err := kinds.New(a.cfg.Kinds, a.log, kinds.WithTaskDB(a.db))
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func runWorker(confDir string, queues []string, concurrency int, queuesSet, conc
 		return err
 	}
 	defer closeTr()
-	builtin, err := kinds.New(a.cfg.Kinds, a.log)
+	builtin, err := kinds.New(a.cfg.Kinds, a.log, kinds.WithTaskDB(a.db))
 	if err != nil {
 		return err
 	}

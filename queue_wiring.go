@@ -14,7 +14,7 @@ import (
 // any machine can run.
 func queuedByDefault(fn string) bool {
 	switch fn {
-	case kinds.KindShell, kinds.KindHTTP, kinds.KindSQL:
+	case kinds.KindShell, kinds.KindHTTP, kinds.KindSQL, kinds.KindSQLProduce:
 		return true
 	}
 	return false

@@ -9,6 +9,7 @@ import (
 	"taskrunner/libs/hostinfo"
 	"taskrunner/models"
 	"taskrunner/tasks/engine"
+	"taskrunner/tasks/queue"
 )
 
 // hostInfo describes this process for its replica row: host, internal
@@ -36,5 +37,5 @@ func workerJoin(a *app, token string) func(ctx context.Context, r models.Replica
 }
 
 func newRedisTransport(rdb redis.UniversalClient, prefix string, log *slog.Logger) engine.Transport {
-	return engine.NewLocalTransport()
+	return queue.NewRedis(rdb, prefix, log)
 }

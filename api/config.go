@@ -20,7 +20,7 @@ type Config struct {
 	Allow []string `toml:"allow"`
 	// AdminFuncs are the execute_func names that only an admin token may
 	// trigger, enable, disable or kill: they run what their args say.
-	// Defaults to ["shell", "sql"].
+	// Defaults to ["shell", "sql", "sql_produce"].
 	AdminFuncs []string `toml:"admin_funcs"`
 	// TokenFile: when set and missing, the first start creates an admin
 	// token, keeps its SHA-256 here and prints it once to stdout; when it
@@ -45,7 +45,7 @@ type Token struct {
 
 // DefaultConfig returns the defaults stated on each field.
 func DefaultConfig() Config {
-	return Config{AdminFuncs: []string{"shell", "sql"}, MaxWait: 10 * time.Minute}
+	return Config{AdminFuncs: []string{"shell", "sql", "sql_produce"}, MaxWait: 10 * time.Minute}
 }
 
 // Validate checks the configuration and returns the key at fault.

@@ -25,6 +25,10 @@ var (
 	// ErrTokenExists is returned when a worker token name is taken,
 	// revoked tokens included.
 	ErrTokenExists = errors.New("worker token name already exists")
+	// ErrNoProducedArgs is returned for a produced run whose args cannot
+	// be read: its extra is not what ProduceRuns wrote, or (for a retry)
+	// its first attempt's row is gone.
+	ErrNoProducedArgs = errors.New("produced args not found")
 )
 
 // IsConflict reports whether err is a transient conflict between

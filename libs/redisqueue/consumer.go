@@ -76,16 +76,7 @@ func (c *Consumer) Fetch(ctx context.Context, block time.Duration, count int) ([
 // is recorded, or it was given up. Acknowledging what is no longer pending
 // is not an error.
 func (c *Consumer) Ack(ctx context.Context, d Delivery) error {
-	key := c.q.Key(d.Queue)
-	_, err := c.q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAck(ctx, key, Group, d.ID)
-		p.XDel(ctx, key, d.ID)
-		return nil
-	})
-	if err != nil && !isNoGroup(err) {
-		return fmt.Errorf("ack %s of %s: %w", d.ID, d.Queue, err)
-	}
-	return nil
+	return c.q.Ack(ctx, d.Queue, d.ID)
 }
 
 // extendScript resets the idle time of an entry its owner still holds,

@@ -1,9 +1,10 @@
 // Package redisqueue is the transport of queued runs: it carries a run's
 // ids from the scheduler to a worker over Redis, and nothing else. The
 // run's row in the database stays the source of truth: a message holds
-// only the run id, the attempt and the trace id, and whoever reads one
-// claims the row before running it, so a message delivered twice, or
-// late, is recognised there and dropped.
+// the run id, the attempt and the trace id (and, optionally, a copy of the
+// job as the caller's payload), and whoever reads one claims the row
+// before running it, so a message delivered twice, or late, is recognised
+// there and dropped.
 //
 // # Design: Streams with consumer groups
 //

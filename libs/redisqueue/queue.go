@@ -14,12 +14,15 @@ import (
 // Group is the consumer group every worker of a queue reads through.
 const Group = "workers"
 
-// Message is what a queued run carries: ids only. The payload (function,
-// args, timeout) stays in the run's row.
+// Message is what a queued run carries: its ids, and optionally a
+// payload of the caller's (stream field "job"). The run's row stays the
+// source of truth: a payload is a copy of what the row says, read to
+// spare the worker a query, never to decide whether to run.
 type Message struct {
 	RunID   int64  // the run's row
 	Attempt int    // the attempt the message was sent for; an older one is stale
 	TraceID string // for logs
+	Payload []byte // opaque to the queue; nil: none (the field is not written)
 }
 
 // Delivery is a Message as a consumer received it.
@@ -49,18 +52,55 @@ func New(rdb redis.UniversalClient, prefix string) *Queue {
 
 // Key is the stream of the named queue: {prefix:queue}:jobs, its braces a
 // Cluster hash tag.
-func (q *Queue) Key(queue string) string { return "{" + q.prefix + ":" + queue + "}:jobs" }
+func (q *Queue) Key(queue string) string { return q.Tag(queue) + ":jobs" }
+
+// Tag is {prefix:queue}, the hash tag of the named queue's keys: a key of
+// the caller's that begins with it lands in the stream's Cluster slot, so
+// a MULTI may span both.
+func (q *Queue) Tag(queue string) string { return "{" + q.prefix + ":" + queue + "}" }
 
 // Enqueue adds m to the named queue and returns its entry id.
 func (q *Queue) Enqueue(ctx context.Context, queue string, m Message) (string, error) {
-	id, err := q.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: q.Key(queue),
-		Values: []any{"run_id", m.RunID, "attempt", m.Attempt, "trace_id", m.TraceID},
-	}).Result()
+	id, err := q.rdb.XAdd(ctx, q.xadd(queue, m)).Result()
 	if err != nil {
 		return "", fmt.Errorf("enqueue run %d on %s: %w", m.RunID, queue, err)
 	}
 	return id, nil
+}
+
+// EnqueueIn adds m to the named queue within p, a MULTI (TxPipelined) or
+// pipeline of the caller's, so the add goes with the caller's other
+// commands on the queue's keys (see Tag). The command's result is the
+// entry id once p is executed.
+func (q *Queue) EnqueueIn(ctx context.Context, p redis.Pipeliner, queue string, m Message) *redis.StringCmd {
+	return p.XAdd(ctx, q.xadd(queue, m))
+}
+
+func (q *Queue) xadd(queue string, m Message) *redis.XAddArgs {
+	values := []any{"run_id", m.RunID, "attempt", m.Attempt, "trace_id", m.TraceID}
+	if m.Payload != nil {
+		values = append(values, "job", m.Payload)
+	}
+	return &redis.XAddArgs{Stream: q.Key(queue), Values: values}
+}
+
+// Ack acknowledges the named queue's entries ids and deletes them, in one
+// MULTI, as Consumer.Ack does for one delivery: acknowledgement is the
+// group's, whichever consumer holds them.
+func (q *Queue) Ack(ctx context.Context, queue string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	key := q.Key(queue)
+	_, err := q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, key, Group, ids...)
+		p.XDel(ctx, key, ids...)
+		return nil
+	})
+	if err != nil && !isNoGroup(err) {
+		return fmt.Errorf("ack %d entries of %s: %w", len(ids), queue, err)
+	}
+	return nil
 }
 
 // EnsureGroup creates the queue's stream and group if either is missing.
@@ -186,6 +226,9 @@ func decode(queue string, m redis.XMessage) Delivery {
 		errs = append(errs, fmt.Errorf("attempt %q", field("attempt")))
 	}
 	d.TraceID = field("trace_id")
+	if s, ok := m.Values["job"].(string); ok {
+		d.Payload = []byte(s)
+	}
 	if len(errs) > 0 {
 		d.Err = fmt.Errorf("entry %s of %s: %w", m.ID, queue, errors.Join(errs...))
 	}

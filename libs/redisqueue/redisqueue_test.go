@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -84,7 +85,7 @@ func TestQueue_EnqueueFetchAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds := mustFetch(t, ctx, c, 10)
-	if len(ds) != 1 || ds[0].ID != id || ds[0].Message != want || ds[0].Queue != "q" || ds[0].Err != nil || ds[0].Deliveries != 1 {
+	if len(ds) != 1 || ds[0].ID != id || !reflect.DeepEqual(ds[0].Message, want) || ds[0].Queue != "q" || ds[0].Err != nil || ds[0].Deliveries != 1 {
 		t.Fatalf("Fetch = %+v, want one delivery of %s: %+v", ds, id, want)
 	}
 	if n, _ := q.Pending(ctx, "q"); n != 1 {
@@ -104,6 +105,49 @@ func TestQueue_EnqueueFetchAck(t *testing.T) {
 	}
 	if err := c.Ack(ctx, ds[0]); err != nil {
 		t.Errorf("a second Ack: %v, want nil", err)
+	}
+}
+
+// TestQueue_EnqueueIn_Payload: a payload added within the caller's MULTI
+// comes back byte for byte; the batch Ack drops every entry at once.
+func TestQueue_EnqueueIn_Payload(t *testing.T) {
+	q, rdb := setup(t)
+	ctx := testCtx(t)
+	c := q.Consumer("q", "w1")
+	want := []Message{
+		{RunID: 1, Attempt: 2, TraceID: "t1", Payload: []byte(`{"run_id":1,"args":["\u00e9",""]}`)},
+		{RunID: 2, Attempt: 1, TraceID: "t2", Payload: []byte{}},
+		{RunID: 3, Attempt: 1, TraceID: "t3"},
+	}
+	var cmds []*redis.StringCmd
+	if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, q.Tag("q")+":mark", "x", 0)
+		for _, m := range want {
+			cmds = append(cmds, q.EnqueueIn(ctx, p, "q", m))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ds := mustFetch(t, ctx, c, 10)
+	if len(ds) != len(want) {
+		t.Fatalf("Fetch = %+v, want %d deliveries", ds, len(want))
+	}
+	var ids []string
+	for i, d := range ds {
+		if d.ID != cmds[i].Val() || d.Err != nil || !reflect.DeepEqual(d.Message, want[i]) {
+			t.Errorf("delivery %d = %+v, want %s: %+v", i, d, cmds[i].Val(), want[i])
+		}
+		ids = append(ids, d.ID)
+	}
+	if err := q.Ack(ctx, "q", ids...); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.XLen(ctx, q.Key("q")).Val(); n != 0 {
+		t.Errorf("the stream holds %d entries after the ack, want 0", n)
+	}
+	if n, _ := q.Pending(ctx, "q"); n != 0 {
+		t.Errorf("Pending = %d after the ack, want 0", n)
 	}
 }
 

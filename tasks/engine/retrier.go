@@ -76,6 +76,13 @@ func (r *retrier) startDue(ctx context.Context) error {
 			}
 			continue
 		}
+		args, ok, err := r.pendingArgs(ctx, ent, p, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
 		taken, err := models.ClaimPending(ctx, r.db, p.ID, owner, r.host, now)
 		if err != nil {
 			return err
@@ -91,7 +98,7 @@ func (r *retrier) startDue(ctx context.Context) error {
 			doneStatus = models.TaskDone
 		}
 		r.exec.Execute(ctx, []Job{{
-			RunID: p.ID, TraceID: p.TraceID, TaskID: p.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: ent.args, Extra: ent.extra(),
+			RunID: p.ID, TraceID: p.TraceID, TaskID: p.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: args, Extra: ent.extra(),
 			ScheduledAt: p.ScheduledAt.Time, Source: p.Source, Attempt: p.Attempt, FirstID: p.FirstID.Int64,
 			Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: ent.queue,
 		}}, nil)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -131,7 +132,16 @@ func (s *sweeper) resend(ctx context.Context, name string) error {
 			}
 			continue
 		}
-		jobs = append(jobs, rowJob(ent, row, next, "", name))
+		args, err := runArgs(ctx, s.db, ent, row)
+		if err != nil {
+			if _, err := models.CloseRun(ctx, s.db, row.ID, models.RunQueued, models.RunFailed, fmt.Sprintf("queued run not run: %v", err), now, time.Time{}); err != nil {
+				return err
+			}
+			continue
+		}
+		job := rowJob(ent, row, next, "", name)
+		job.Args = args
+		jobs = append(jobs, job)
 		ids = append(ids, row.ID)
 	}
 	if len(jobs) == 0 {

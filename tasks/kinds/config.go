@@ -69,7 +69,7 @@ type HTTPConfig struct {
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
 }
 
-// SQLConfig configures the sql kind.
+// SQLConfig configures the sql and sql_produce kinds.
 type SQLConfig struct {
 	// Datasources are the databases a task may name, by name:
 	// [sql.datasources.reports]. Defaults to none.
@@ -77,6 +77,9 @@ type SQLConfig struct {
 	// MaxRows is how many rows of a query's result are recorded.
 	// Defaults to 20.
 	MaxRows int `toml:"max_rows"`
+	// ProduceMaxRows is how many runs one sql_produce run enqueues: its
+	// default, and the most a task's "max_rows" may ask. Defaults to 1000.
+	ProduceMaxRows int `toml:"produce_max_rows"`
 }
 
 // Datasource is one database the sql kind may use.
@@ -104,7 +107,7 @@ func DefaultConfig() Config {
 			TailBytes: 2048, KillGrace: 5 * time.Second,
 		},
 		HTTP: HTTPConfig{Timeout: 30 * time.Second, TailBytes: 2048, MaxBodyBytes: 10 << 20},
-		SQL:  SQLConfig{MaxRows: 20},
+		SQL:  SQLConfig{MaxRows: 20, ProduceMaxRows: 1000},
 	}
 }
 
@@ -153,6 +156,8 @@ func (c Config) Validate() (key string, err error) {
 		return "http.max_body_bytes", fmt.Errorf("must be positive, got %d", h.MaxBodyBytes)
 	case c.SQL.MaxRows < 0:
 		return "sql.max_rows", fmt.Errorf("must not be negative, got %d", c.SQL.MaxRows)
+	case c.SQL.ProduceMaxRows <= 0:
+		return "sql.produce_max_rows", fmt.Errorf("must be positive, got %d", c.SQL.ProduceMaxRows)
 	}
 	names := make([]string, 0, len(c.SQL.Datasources))
 	for name := range c.SQL.Datasources {

@@ -28,4 +28,8 @@ var (
 	ErrBadURL = errors.New("malformed URL")
 	// ErrHostNotAllowed is returned for a host outside http.allow_hosts.
 	ErrHostNotAllowed = errors.New("host not allowed")
+	// ErrBadTarget is returned for a sql_produce target that no task row
+	// holds, or whose row is not scheduled (disabled, in error, done), or
+	// whose args cannot take a produced row's.
+	ErrBadTarget = errors.New("bad target task")
 )

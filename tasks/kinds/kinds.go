@@ -1,6 +1,7 @@
 // Package kinds holds the built-in generic task kinds: shell (a script
-// from the collect directory, or a program), http (one request) and sql
-// (one statement on a configured datasource). A row names a kind in
+// from the collect directory, or a program), http (one request), sql
+// (one statement on a configured datasource) and sql_produce (a query on
+// one, whose rows become runs of another task). A row names a kind in
 // execute_func; its args are the kind's arguments and its extra the
 // kind's options. Nothing from a row reaches a shell: programs get an
 // argument array, URLs are checked against config, and statements run
@@ -23,6 +24,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"taskrunner/models"
 	"taskrunner/tasks"
 )
 
@@ -38,10 +40,12 @@ type Kinds struct {
 
 	mu    sync.Mutex
 	pools map[string]*sqlx.DB
+
+	taskDB *models.DB // where sql_produce enqueues runs; see WithTaskDB
 }
 
 // New returns the kinds configured by cfg, which must be valid.
-func New(cfg Config, log *slog.Logger) (*Kinds, error) {
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Kinds, error) {
 	if key, err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kinds config: key %q: %w", key, err)
 	}
@@ -63,6 +67,9 @@ func New(cfg Config, log *slog.Logger) (*Kinds, error) {
 		pools:  map[string]*sqlx.DB{},
 	}
 	k.client = k.newHTTPClient()
+	for _, o := range opts {
+		o(k)
+	}
 	return k, nil
 }
 
@@ -71,16 +78,20 @@ const (
 	KindShell = "shell"
 	KindHTTP  = "http"
 	KindSQL   = "sql"
+	// KindSQLProduce enqueues a run of a target task per row of a query.
+	KindSQLProduce = "sql_produce"
 )
 
-// Register adds the kinds to r under KindShell, KindHTTP and KindSQL. The
-// registry checks a row's args when it is scheduled: shell takes an array
-// of strings, numbers or booleans; sql an array of parameters; http none.
+// Register adds the kinds to r under KindShell, KindHTTP, KindSQL and
+// KindSQLProduce. The registry checks a row's args when it is scheduled:
+// shell takes an array of strings, numbers or booleans; sql and
+// sql_produce an array of parameters; http none.
 func (k *Kinds) Register(r *tasks.Registry) error {
 	return errors.Join(
 		tasks.AddTyped(r, KindShell, k.Shell),
 		tasks.AddTyped(r, KindHTTP, k.HTTP),
 		tasks.AddTyped(r, KindSQL, k.SQL),
+		tasks.AddTyped(r, KindSQLProduce, k.SQLProduce),
 	)
 }
 

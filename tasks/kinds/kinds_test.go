@@ -81,7 +81,7 @@ func TestKinds_Register(t *testing.T) {
 	if err := k.Register(r); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(r.Names(), ","); got != "http,shell,sql" {
+	if got := strings.Join(r.Names(), ","); got != "http,shell,sql,sql_produce" {
 		t.Fatalf("names %s", got)
 	}
 	if err := k.Register(r); !errors.Is(err, tasks.ErrDuplicateFunc) {
@@ -99,6 +99,8 @@ func TestKinds_Register(t *testing.T) {
 		{"shell", `"a",null`, false},
 		{"sql", `1,"x",null,2.5`, true},
 		{"sql", `{"id":1}`, false},
+		{"sql_produce", `"eu",1`, true},
+		{"sql_produce", `{"id":1}`, false},
 		{"http", ``, true},
 		{"http", `"x"`, false},
 	} {

@@ -70,27 +70,14 @@ func (k *Kinds) SQL(ctx context.Context, run *tasks.Run, args SQLArgs) error {
 	if o.Datasource == "" || strings.TrimSpace(o.Statement) == "" {
 		return inputError(fmt.Errorf("sql: %w: keys \"datasource\" and \"statement\" are required", ErrBadExtra))
 	}
-	ds, ok := k.cfg.SQL.Datasources[o.Datasource]
-	if !ok {
-		return inputError(fmt.Errorf("sql: %w %q in key \"datasource\": config sql.datasources has %s", ErrUnknownDatasource, o.Datasource, k.datasourceNames()))
-	}
-	toks := scanSQL(o.Statement, ds.Driver)
-	if err := checkOneStatement(toks); err != nil {
+	ds, toks, err := k.checkStatement(o.Datasource, "statement", o.Statement)
+	if err != nil {
 		return inputError(fmt.Errorf("sql: %w", err))
 	}
-	if ds.ReadOnly {
-		if err := checkReadOnly(toks, o.Datasource); err != nil {
-			return inputError(fmt.Errorf("sql: %w", err))
-		}
-	}
-	db, err := k.pool(ctx, o.Datasource, ds)
-	if err != nil {
-		return fmt.Errorf("sql: datasource %q: %w", o.Datasource, err)
-	}
 	start := time.Now()
-	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: ds.ReadOnly && ds.Driver == "mysql"})
+	tx, err := k.begin(ctx, o.Datasource, ds)
 	if err != nil {
-		return fmt.Errorf("sql: datasource %q: begin: %w", o.Datasource, err)
+		return fmt.Errorf("sql: %w", err)
 	}
 	defer tx.Rollback()
 	if isQuery(toks) {
@@ -108,40 +95,65 @@ func (k *Kinds) SQL(ctx context.Context, run *tasks.Run, args SQLArgs) error {
 		err = tx.Commit()
 	}
 	if err != nil {
-		if refusedWrite(err) {
-			return inputError(fmt.Errorf("sql: %w %q: the database refused it: %v", ErrReadOnly, o.Datasource, err))
-		}
-		return fmt.Errorf("sql: datasource %q: %w", o.Datasource, err)
+		return fmt.Errorf("sql: %w", statementError(o.Datasource, err))
 	}
 	run.Printf("in %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
+// checkStatement returns the datasource config names name, and the
+// tokens of stmt (the extra key key) after checking them against it: one
+// statement, and on a read_only datasource one that cannot write. Its
+// errors are bad input.
+func (k *Kinds) checkStatement(name, key, stmt string) (Datasource, []sqlToken, error) {
+	ds, ok := k.cfg.SQL.Datasources[name]
+	if !ok {
+		return ds, nil, fmt.Errorf("%w %q in key \"datasource\": config sql.datasources has %s", ErrUnknownDatasource, name, k.datasourceNames())
+	}
+	toks := scanSQL(stmt, ds.Driver)
+	if err := checkOneStatement(toks, key); err != nil {
+		return ds, nil, err
+	}
+	if ds.ReadOnly {
+		if err := checkReadOnly(toks, key, name); err != nil {
+			return ds, nil, err
+		}
+	}
+	return ds, toks, nil
+}
+
+// begin begins a transaction on the datasource: a read-only one on a
+// read_only MySQL datasource (a read_only SQLite one has a read-only
+// connection).
+func (k *Kinds) begin(ctx context.Context, name string, ds Datasource) (*sqlx.Tx, error) {
+	db, err := k.pool(ctx, name, ds)
+	if err != nil {
+		return nil, fmt.Errorf("datasource %q: %w", name, err)
+	}
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: ds.ReadOnly && ds.Driver == "mysql"})
+	if err != nil {
+		return nil, fmt.Errorf("datasource %q: begin: %w", name, err)
+	}
+	return tx, nil
+}
+
+// statementError words an error of a statement run on the datasource: a
+// write the database refused as read-only (one the keyword check let
+// through, such as a stored function that writes) is bad input.
+func statementError(name string, err error) error {
+	if refusedWrite(err) {
+		return inputError(fmt.Errorf("%w %q: the database refused it: %v", ErrReadOnly, name, err))
+	}
+	return fmt.Errorf("datasource %q: %w", name, err)
+}
+
 // query records the row count and the first max_rows rows, tab-separated.
 func (k *Kinds) query(ctx context.Context, run *tasks.Run, tx *sqlx.Tx, stmt string, args []any) error {
-	rows, err := tx.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var shown strings.Builder
-	shown.WriteString(strings.Join(cols, "\t") + "\n")
 	n := 0
-	for rows.Next() {
+	cols, err := eachRow(ctx, tx, stmt, args, func(_ []*sql.ColumnType, vals []any) bool {
 		if n++; n > k.cfg.SQL.MaxRows {
-			continue
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
+			return true
 		}
 		for i, v := range vals {
 			if i > 0 {
@@ -150,15 +162,48 @@ func (k *Kinds) query(ctx context.Context, run *tasks.Run, tx *sqlx.Tx, stmt str
 			shown.WriteString(cell(v))
 		}
 		shown.WriteByte('\n')
-	}
-	if err := rows.Err(); err != nil {
+		return true
+	})
+	if err != nil {
 		return err
 	}
-	run.Printf("rows: %d\n%s", n, shown.String())
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name()
+	}
+	run.Printf("rows: %d\n%s\n%s", n, strings.Join(names, "\t"), shown.String())
 	if n > k.cfg.SQL.MaxRows {
 		run.Printf("... %d more rows\n", n-k.cfg.SQL.MaxRows)
 	}
 	return nil
+}
+
+// eachRow runs a query and calls f with each row's values, until f
+// returns false; it returns the columns. vals is reused from row to row.
+func eachRow(ctx context.Context, tx *sqlx.Tx, stmt string, args []any, f func(cols []*sql.ColumnType, vals []any) bool) ([]*sql.ColumnType, error) {
+	rows, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return cols, err
+		}
+		if !f(cols, vals) {
+			return cols, rows.Close()
+		}
+	}
+	return cols, rows.Err()
 }
 
 func cell(v any) string {

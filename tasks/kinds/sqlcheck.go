@@ -82,13 +82,14 @@ func skipQuoted(s string, i int, q byte, backslash bool) int {
 	return len(s)
 }
 
-// checkOneStatement refuses a second statement after a ";".
-func checkOneStatement(toks []sqlToken) error {
+// checkOneStatement refuses a second statement after a ";" in the extra
+// key key.
+func checkOneStatement(toks []sqlToken, key string) error {
 	for i, t := range toks {
 		if t == ";" && i < len(toks)-1 {
 			for _, rest := range toks[i+1:] {
 				if rest != ";" {
-					return fmt.Errorf("%w: key \"statement\": one statement only, found %s after \";\"", ErrBadExtra, rest)
+					return fmt.Errorf("%w: key %q: one statement only, found %s after \";\"", ErrBadExtra, key, rest)
 				}
 			}
 		}
@@ -114,10 +115,10 @@ var writeWords = map[sqlToken]bool{
 	"XA": true, "PREPARE": true, "EXECUTE": true, "DEALLOCATE": true,
 }
 
-// checkReadOnly refuses a statement that may write. It is conservative:
-// a word such as SET or INTO anywhere outside strings refuses the
-// statement, even where it would not write.
-func checkReadOnly(toks []sqlToken, datasource string) error {
+// checkReadOnly refuses a statement (the extra key key) that may write.
+// It is conservative: a word such as SET or INTO anywhere outside strings
+// refuses the statement, even where it would not write.
+func checkReadOnly(toks []sqlToken, key, datasource string) error {
 	var words []sqlToken
 	for _, t := range toks {
 		if t != "(" && t != ";" {
@@ -125,7 +126,7 @@ func checkReadOnly(toks []sqlToken, datasource string) error {
 		}
 	}
 	if len(words) == 0 {
-		return fmt.Errorf("%w: key \"statement\" is empty", ErrBadExtra)
+		return fmt.Errorf("%w: key %q is empty", ErrBadExtra, key)
 	}
 	if !readFirst[words[0]] {
 		return fmt.Errorf("%w %q: a statement starting with %s may write; it takes SELECT, SHOW, DESCRIBE, EXPLAIN, WITH, VALUES or TABLE", ErrReadOnly, datasource, words[0])

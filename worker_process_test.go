@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"taskrunner/models"
+	"taskrunner/models/modelstest"
+)
+
+// proc is a taskrunner process of the test, its output kept.
+type proc struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *proc) text() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// TestWorkers_Processes runs a daemon and `taskrunner worker` processes
+// on MySQL and Redis: a worker SIGKILLed with a job in hand (the job runs
+// to completion once on another worker, its task saying on_lost
+// recover), jobs queued while Redis is flushed (they come back from
+// their rows, each run once), and a worker with a bad token refused.
+func TestWorkers_Processes(t *testing.T) {
+	addr, required := os.LookupEnv("TASKRUNNER_TEST_REDIS_ADDR")
+	if !required {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: 11})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		if required {
+			t.Fatalf("Redis at %s: %v", addr, err)
+		}
+		t.Skipf("no Redis (%v)", err)
+	}
+	cfg := modelstest.EmptyMySQL(t)
+	db := modelstest.Open(t, cfg)
+	ctx := context.Background()
+	_, err := models.Migrate(ctx, db, modelstest.Schema(t))
+	must(t, err)
+	token, err := models.AddWorkerToken(ctx, db, "test", time.Now())
+	must(t, err)
+
+	bin := build(t)
+	confDir := localConf(t)
+	env := append(os.Environ(), "APP_ENV=local",
+		"TASKRUNNER_COMMON_APP_DATABASE=mysql", "TASKRUNNER_MYSQL_DSN="+cfg.DSN,
+		"TASKRUNNER_REDIS_ADDR="+addr, "TASKRUNNER_REDIS_DB=11", "TASKRUNNER_REDIS_PREFIX=tw"+uuid.NewString()[:8],
+		"TASKRUNNER_COMMON_WORKER_EMBEDDED=false", "TASKRUNNER_API_ADDR=", "TASKRUNNER_KINDS_SHELL_ALLOW_OUTSIDE=true",
+		"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=1s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=10s")
+	var procs []*proc
+	start := func(extraEnv []string, args ...string) *proc {
+		p := &proc{cmd: exec.Command(bin, append([]string{"--conf", confDir}, args...)...)}
+		p.cmd.Env = append(append([]string{}, env...), extraEnv...)
+		p.cmd.Stdout, p.cmd.Stderr = p, p
+		must(t, p.cmd.Start())
+		procs = append(procs, p)
+		return p
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			_ = p.cmd.Wait()
+		}
+		if t.Failed() {
+			for i, p := range procs {
+				t.Logf("process %d %v:\n%s", i, p.cmd.Args[3:], p.text())
+			}
+		}
+	})
+	withToken := []string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}
+
+	// A bad token: refused, the token never printed.
+	bad := "trw_" + strings.Repeat("x", 43)
+	refused := start([]string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + bad}, "worker", "--queues", "q:1")
+	if err := refused.cmd.Wait(); err == nil {
+		t.Fatal("a worker with an unknown token started")
+	}
+	if out := refused.text(); !strings.Contains(out, "token refused") || strings.Contains(out, bad) {
+		t.Fatalf("refusal output:\n%s", out)
+	}
+
+	start(nil, "run")
+	workerA := start(withToken, "worker", "--queues", "q:1")
+	due := time.Now().UTC().Add(4 * time.Second).Format("2006-01-02 15:04:05")
+	hold, err := models.InsertTask(ctx, db, models.Task{Key: "hold", Func: "shell", Trigger: "date", Spec: due, IsValid: 1,
+		Args: `["3"]`, Extra: `{"queue": "q", "on_lost": "recover", "timezone": "UTC", "collected": false, "executable": "sleep"}`})
+	must(t, err)
+	run := waitRow(t, db, hold, func(r models.ExecuteTask) bool { return r.Status == models.RunRunning && r.Owner != "" })
+	killed := run.Owner
+	must(t, workerA.cmd.Process.Kill())
+	_ = workerA.cmd.Wait()
+	killedAt := time.Now()
+	start(withToken, "worker", "--queues", "q:1")
+	done := waitRow(t, db, hold, func(r models.ExecuteTask) bool { return r.Status == models.RunSuccess })
+	t.Logf("SIGKILLed worker's job done elsewhere %.1fs after the kill", time.Since(killedAt).Seconds())
+	if done.ID != run.ID || done.Owner == killed {
+		t.Fatalf("run %d done by %s (killed worker %s), first run %d", done.ID, done.Owner, killed, run.ID)
+	}
+	if rs, err := models.ListRuns(ctx, db, hold, 10); err != nil || len(rs) != 1 {
+		t.Fatalf("%d rows for one fire (%v)", len(rs), err)
+	}
+
+	// Jobs queued with no worker on their queue, then Redis flushed: they
+	// come back from their rows once a worker reads the queue.
+	due = time.Now().UTC().Add(3 * time.Second).Format("2006-01-02 15:04:05")
+	var ids []int64
+	for i := range 5 {
+		id, err := models.InsertTask(ctx, db, models.Task{Key: fmt.Sprintf("flushed_%d", i), Func: "shell", Trigger: "date", Spec: due, IsValid: 1,
+			Extra: `{"queue": "later", "timezone": "UTC", "collected": false, "executable": "true"}`})
+		must(t, err)
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		waitRow(t, db, id, func(r models.ExecuteTask) bool { return r.Status == models.RunQueued })
+	}
+	must(t, rdb.FlushDB(ctx).Err())
+	start(withToken, "worker", "--queues", "later:2")
+	for _, id := range ids {
+		waitRow(t, db, id, func(r models.ExecuteTask) bool { return r.Status == models.RunSuccess })
+		if rs, err := models.ListRuns(ctx, db, id, 10); err != nil || len(rs) != 1 {
+			t.Fatalf("task %d: %d rows (%v)", id, len(rs), err)
+		}
+	}
+}
+
+// waitRow waits up to 30 s for the latest run of a task to satisfy ok.
+func waitRow(t *testing.T, db *models.DB, taskID int64, ok func(models.ExecuteTask) bool) models.ExecuteTask {
+	t.Helper()
+	var last models.ExecuteTask
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		rs, err := models.ListRuns(context.Background(), db, taskID, 1)
+		must(t, err)
+		if len(rs) > 0 {
+			last = rs[0]
+			if ok(last) {
+				return last
+			}
+		}
+	}
+	t.Fatalf("task %d: latest run %d is %s (owner %q, error %q)", taskID, last.ID, last.Status, last.Owner, string(last.Error))
+	return last
+}
