@@ -26,6 +26,7 @@ func queueRun(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("queue", flag.ExitOnError)
 	var c common
 	c.flags(fs)
+	ownDB(fs, "taskrunner_bench_queue")
 	kind := fs.String("kind", "http", "http (GET to a local server answering 200) or shell (/bin/true)")
 	n := fs.Int("tasks", 1000, "tasks, each fired every second")
 	duration := fs.Duration("duration", 30*time.Second, "how long")
@@ -71,7 +72,7 @@ func queueRun(ctx context.Context, args []string) error {
 		extra = `{"overlap":"allow","executable":"/bin/true","collected":false}`
 	}
 
-	tr, closeTr, err := queueTransport(ctx, *redisAddr, log)
+	tr, closeTr, redisPid, err := queueTransport(ctx, *redisAddr, log)
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func queueRun(ctx context.Context, args []string) error {
 		return err
 	}
 	dbCPU := procstat.StartServerCPU(c.driver, c.dsn)
-	redisCPU := procstat.StartRedisCPU(*redisAddr)
+	redisCPU := procstat.StartRedisCPU(*redisAddr, redisPid)
 	before := readUsage()
 	began := time.Now().UTC()
 	select {
@@ -164,18 +165,23 @@ func queueRun(ctx context.Context, args []string) error {
 // reportQueue reads execute_task for fire times in [from, to]: the rate
 // and latency over [steady, to], missing and duplicate pairs over all.
 func reportQueue(ctx context.Context, db *models.DB, title string, n int, from, steady, to, began, ended time.Time, usage [][2]string) error {
+	// retry_at of a queued run is when it was handed to its queue (the
+	// row marked queued, then sent).
 	var runs []struct {
 		Sched   time.Time `db:"scheduled_at"`
+		Handed  time.Time `db:"retry_at"`
 		Started time.Time `db:"started_at"`
 	}
-	if err := db.SelectContext(ctx, &runs, "SELECT scheduled_at, started_at FROM execute_task WHERE attempt = 1 AND status = 'success' AND scheduled_at BETWEEN ? AND ?", steady, to); err != nil {
+	if err := db.SelectContext(ctx, &runs, "SELECT scheduled_at, retry_at, started_at FROM execute_task WHERE attempt = 1 AND status = 'success' AND scheduled_at BETWEEN ? AND ?", steady, to); err != nil {
 		return err
 	}
-	lat := make([]time.Duration, len(runs))
+	lat, hand, take := make([]time.Duration, len(runs)), make([]time.Duration, len(runs)), make([]time.Duration, len(runs))
 	for i, r := range runs {
-		lat[i] = r.Started.Sub(r.Sched)
+		lat[i], hand[i], take[i] = r.Started.Sub(r.Sched), r.Handed.Sub(r.Sched), r.Started.Sub(r.Handed)
 	}
 	slices.Sort(lat)
+	slices.Sort(hand)
+	slices.Sort(take)
 	// Throughput end to end: runs that finished with success in the
 	// steady span of wall time, whatever their fire time (a backlog is
 	// still work done).
@@ -222,6 +228,8 @@ func reportQueue(ctx context.Context, db *models.DB, title string, n int, from, 
 			{"enqueue -> start p90", ms(percentile(lat, 0.90))},
 			{"enqueue -> start p99", ms(percentile(lat, 0.99))},
 			{"enqueue -> start max", ms(percentile(lat, 1))},
+			{"of which fire time -> handed (row queued; p50 / p99)", ms(percentile(hand, 0.5)) + " / " + ms(percentile(hand, 0.99))},
+			{"of which handed -> taken by a worker (p50 / p99)", ms(percentile(take, 0.5)) + " / " + ms(percentile(take, 0.99))},
 		}...)
 	}
 	table(os.Stdout, title, append(rows, usage...))

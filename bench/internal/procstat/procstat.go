@@ -136,18 +136,21 @@ func Redis(addr string) (pid int, err error) {
 	return found[0], nil
 }
 
-// StartRedisCPU finds the Redis server at addr and starts measuring it;
-// an empty addr means no Redis is used.
-func StartRedisCPU(addr string) *ServerCPU {
-	s := &ServerCPU{name: "redis-server"}
+// StartRedisCPU starts measuring the Redis server at addr: process pid
+// when it is not 0 (the process_id of its INFO), else the one Redis
+// finds. An empty addr means no Redis is used.
+func StartRedisCPU(addr string, pid int) *ServerCPU {
+	s := &ServerCPU{name: "redis-server", pid: pid}
 	if addr == "" {
 		s.why = "no Redis: the in-process queue"
 		return s
 	}
 	var err error
-	if s.pid, err = Redis(addr); err != nil {
-		s.why = err.Error()
-		return s
+	if s.pid == 0 {
+		if s.pid, err = Redis(addr); err != nil {
+			s.why = err.Error()
+			return s
+		}
 	}
 	if s.cpu, err = CPU(s.pid); err != nil {
 		s.why = fmt.Sprintf("%s pid %d: %v", s.name, s.pid, err)
