@@ -1,6 +1,6 @@
 // Package procstat reads a process's CPU time and peak memory from Linux's
-// /proc, and finds the local database server, so that the benchmarks can
-// report their own figures and the database server's beside them.
+// /proc, and finds the local database and Redis servers, so that the
+// benchmarks can report their own figures and the servers' beside them.
 package procstat
 
 import (
@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,22 +91,72 @@ func Server(dsn string) (pid int, name string, err error) {
 			return 0, "", ErrNoServer
 		}
 	}
+	found, name := byName("mariadbd", "mysqld")
+	if len(found) != 1 {
+		return 0, "", ErrNoServer
+	}
+	return found[0], name, nil
+}
+
+// byName returns the processes whose command name (comm) is one of
+// names, and the name of the last found.
+func byName(names ...string) (pids []int, name string) {
 	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
-	var found []int
 	for _, path := range comms {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			continue // gone since the glob
 		}
-		if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
-			pid, _ = strconv.Atoi(filepath.Base(filepath.Dir(path)))
-			found, name = append(found, pid), c
+		if c := strings.TrimSpace(string(b)); slices.Contains(names, c) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+			pids, name = append(pids, pid), c
 		}
 	}
-	if len(found) != 1 {
-		return 0, "", ErrNoServer
+	return pids, name
+}
+
+// ErrNoRedis says no single local redis-server process was found.
+var ErrNoRedis = errors.New("no local redis-server process")
+
+// Redis finds the process of the Redis server at addr (host:port) when it
+// runs on this machine: a loopback address and exactly one process named
+// redis-server. Otherwise it returns ErrNoRedis.
+func Redis(addr string) (pid int, err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
 	}
-	return found[0], name, nil
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return 0, ErrNoRedis
+	}
+	found, _ := byName("redis-server")
+	if len(found) != 1 {
+		return 0, ErrNoRedis
+	}
+	return found[0], nil
+}
+
+// StartRedisCPU starts measuring the Redis server at addr: process pid
+// when it is not 0 (the process_id of its INFO), else the one Redis
+// finds. An empty addr means no Redis is used.
+func StartRedisCPU(addr string, pid int) *ServerCPU {
+	s := &ServerCPU{name: "redis-server", pid: pid}
+	if addr == "" {
+		s.why = "no Redis: the in-process queue"
+		return s
+	}
+	var err error
+	if s.pid == 0 {
+		if s.pid, err = Redis(addr); err != nil {
+			s.why = err.Error()
+			return s
+		}
+	}
+	if s.cpu, err = CPU(s.pid); err != nil {
+		s.why = fmt.Sprintf("%s pid %d: %v", s.name, s.pid, err)
+	}
+	s.began = time.Now()
+	return s
 }
 
 // ServerCPU measures the CPU the local database server uses over a window:

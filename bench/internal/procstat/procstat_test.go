@@ -54,3 +54,9 @@ func TestServer_NotLocal(t *testing.T) {
 		t.Fatalf("Server(remote) err = %v; want ErrNoServer", err)
 	}
 }
+
+func TestRedis_NotLocal(t *testing.T) {
+	if _, err := Redis("192.0.2.1:6379"); !errors.Is(err, ErrNoRedis) {
+		t.Fatalf("Redis(remote) err = %v; want ErrNoRedis", err)
+	}
+}
