@@ -32,7 +32,7 @@ type Run struct {
 	// splits a fire into ShardTotal runs (extra.shards) or runs it on
 	// every worker (extra.route broadcast); ShardTotal is 0 otherwise.
 	ShardIndex, ShardTotal int
-	Logger      *slog.Logger
+	Logger                 *slog.Logger
 	// Extra is the row's extra column (a JSON object, or empty): the
 	// engine's keys and the function's own options, such as a built-in
 	// kind's url or script (see tasks/kinds).
