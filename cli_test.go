@@ -259,12 +259,12 @@ func TestCLI_Server(t *testing.T) {
 			t.Fatal("trigger --json: no run id")
 		}
 		id := strconv.FormatInt(started.RunID, 10)
-		if out := cliOK(t, "kill", id); out != "run "+id+" cancelled\n" {
+		if out := cliOK(t, "kill", id); out != "run "+id+" killed\n" {
 			t.Errorf("kill printed %q", out)
 		}
 		var runs []runView
 		must(t, json.Unmarshal([]byte(cliOK(t, "runs", "--task", "blocker", "--json")), &runs))
-		if len(runs) != 1 || runs[0].Status != models.RunCancelled || runs[0].Source != models.SourceManual {
+		if len(runs) != 1 || runs[0].Status != models.RunKilled || runs[0].Source != models.SourceManual {
 			t.Errorf("runs of blocker: %+v", runs)
 		}
 		if _, code, err := cli(t, "kill", id); code != exitError || !strings.Contains(err.Error(), "HTTP 409") {

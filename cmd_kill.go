@@ -12,9 +12,10 @@ func newKillCmd() *cobra.Command {
 	cf := &connFlags{}
 	cmd := &cobra.Command{
 		Use:   "kill <run id>",
-		Short: "Cancel a running or pending run (needs --server)",
-		Long: `Cancel a running or pending run, wherever it runs: its row says cancelled at
-once and its owner cancels the function's context. It needs a running
+		Short: "Kill a running, queued or pending run (needs --server)",
+		Long: `Kill a running, queued or pending run, wherever it runs: its row says killed at
+once and its owner cancels the function's context (a worker at once, through
+Redis). It needs a running
 daemon, named by --server or TASKRUNNER_SERVER.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -30,9 +31,9 @@ daemon, named by --server or TASKRUNNER_SERVER.`,
 				return err
 			}
 			if cf.json {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{"id": id, "status": "cancelled"})
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"id": id, "status": "killed"})
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "run %d cancelled\n", id)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "run %d killed\n", id)
 			return err
 		},
 	}

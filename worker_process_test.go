@@ -111,7 +111,8 @@ func TestWorkers_Processes(t *testing.T) {
 	hold, err := models.InsertTask(ctx, db, models.Task{Key: "hold", Func: "shell", Trigger: "date", Spec: due, IsValid: 1,
 		Args: `["3"]`, Extra: `{"queue": "q", "on_lost": "recover", "timezone": "UTC", "collected": false, "executable": "sleep"}`})
 	must(t, err)
-	run := waitRow(t, db, hold, func(r models.ExecuteTask) bool { return r.Status == models.RunRunning && r.Owner != "" })
+	// Taken by workerA: a replica's claim is running too, but not started.
+	run := waitRow(t, db, hold, func(r models.ExecuteTask) bool { return r.Status == models.RunRunning && r.StartedAt.Valid })
 	killed := run.Owner
 	killedAt := time.Now()
 	must(t, workerA.cmd.Process.Kill())

@@ -252,7 +252,7 @@ func TestConsole_Browser(t *testing.T) {
 		chromedp.Click(css("#run-now")),
 		chromedp.WaitVisible(css(`#runs [data-act=kill]`)),
 		chromedp.Click(css(`#runs [data-act=kill]`)),
-		chromedp.WaitVisible(css(`#runs tr.run[data-status=cancelled]`)),
+		chromedp.WaitVisible(css(`#runs tr.run[data-status=killed]`)),
 		hash(fmt.Sprintf("#/tasks/%d/runs", flaky[0].ID)),
 		chromedp.WaitVisible(css(`details.backfill summary`)),
 		chromedp.Click(css(`details.backfill summary`)),

@@ -369,7 +369,7 @@ func (s *Server) killRun(r *http.Request) (any, error) {
 	case err != nil:
 		return nil, err
 	}
-	return map[string]any{"id": run.ID, "status": models.RunCancelled}, nil
+	return map[string]any{"id": run.ID, "status": models.RunKilled}, nil
 }
 
 // listReplicas: live replicas and workers, and those dead within

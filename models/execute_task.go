@@ -31,6 +31,7 @@ const (
 	RunSkipped     = "skipped"     // the function said so, or an overlap policy did
 	RunMissed      = "missed"      // fire times not run (misfire policy); attempt 0
 	RunCancelled   = "cancelled"   // replaced by a newer run (overlap replace)
+	RunKilled      = "killed"      // killed by an operator (taskrunner kill, the API, the console)
 )
 
 // Run sources.

@@ -199,7 +199,7 @@ func (d *dispatcher) dispatch(ctx context.Context, g *group, members []*entry, a
 	res.ids = started
 	d.afterRelease(markLater, startID, res.done)
 	for _, r := range replaced {
-		d.closeRun(ctx, r[0], fmt.Sprintf("replaced by run %d (overlap replace)", r[1]))
+		d.closeRun(ctx, r[0], models.RunCancelled, fmt.Sprintf("replaced by run %d (overlap replace)", r[1]))
 	}
 	return res
 }
@@ -536,9 +536,9 @@ func (d *dispatcher) fireFailed(members []*entry, at time.Time, err error) {
 // closeRun closes a running run as cancelled; its executor cancels the
 // function's context at once if it is here, or at its next lease
 // renewal otherwise.
-func (d *dispatcher) closeRun(ctx context.Context, id int64, why string) bool {
+func (d *dispatcher) closeRun(ctx context.Context, id int64, to, why string) bool {
 	for _, from := range []string{models.RunRunning, models.RunQueued} {
-		ok, err := models.CloseRun(ctx, d.db, id, from, models.RunCancelled, why, d.clock.Now(), time.Time{})
+		ok, err := models.CloseRun(ctx, d.db, id, from, to, why, d.clock.Now(), time.Time{})
 		if err != nil {
 			d.log.Warn("cancel run", "exec_id", id, "error", err)
 			return false

@@ -318,10 +318,10 @@ func (e *Engine) RunNow(ctx context.Context, key string, args tasks.Args) (Manua
 // once if it runs here, else at the owner's next lease renewal).
 func (e *Engine) Cancel(ctx context.Context, runID int64) error {
 	const why = "cancelled by an operator"
-	if e.dispatcher.closeRun(ctx, runID, why) {
+	if e.dispatcher.closeRun(ctx, runID, models.RunKilled, why) {
 		return nil
 	}
-	ok, err := models.CloseRun(ctx, e.db, runID, models.RunPending, models.RunCancelled, why, e.clock.Now(), time.Time{})
+	ok, err := models.CloseRun(ctx, e.db, runID, models.RunPending, models.RunKilled, why, e.clock.Now(), time.Time{})
 	if err != nil || ok {
 		return err
 	}

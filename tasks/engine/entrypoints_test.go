@@ -95,7 +95,7 @@ func TestEngine_Cancel(t *testing.T) {
 			t.Fatalf("recorded %+v", r)
 		}
 		row := h.history(id)[0]
-		if row.Status != models.RunCancelled || string(row.Error) != "cancelled by an operator" {
+		if row.Status != models.RunKilled || string(row.Error) != "cancelled by an operator" {
 			t.Fatalf("row %+v", row)
 		}
 		if err := h.e.Cancel(context.Background(), runID); !errors.Is(err, ErrNotRunning) {

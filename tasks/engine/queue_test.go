@@ -221,7 +221,7 @@ func TestQueue_CancelReachesTheWorker(t *testing.T) {
 		if runs[0].Status != models.RunCancelled {
 			t.Fatalf("run %+v", runs[0])
 		}
-		if r := h.run(m.ID); r.Status != models.RunCancelled {
+		if r := h.run(m.ID); r.Status != models.RunKilled {
 			t.Fatalf("row %s", r.Status)
 		}
 	})

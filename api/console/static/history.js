@@ -5,7 +5,7 @@ import { call, get } from './api.js';
 import { t } from './i18n.js';
 import { ago, badge, can, fail, fill, fmtMS, fmtTime, h, hashQuery, tail, timeCell, toast } from './dom.js';
 
-const STATUSES = ['running', 'success', 'failed', 'timeout', 'skipped', 'missed', 'pending', 'cancelled', 'interrupted', 'lost'];
+const STATUSES = ['queued', 'running', 'success', 'failed', 'timeout', 'skipped', 'missed', 'pending', 'cancelled', 'killed', 'interrupted', 'lost'];
 
 export async function render(view, id) {
   let task;

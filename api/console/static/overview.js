@@ -9,7 +9,7 @@ import { ago, badge, fail, fill, fmtMS, h, tail, timeCell } from './dom.js';
 // console.css for the badges).
 const SERIES = [
   ['success', '#3a9d5d'], ['running', '#3b82c4'], ['skipped', '#9aa5b1'], ['pending', '#c9a227'],
-  ['cancelled', '#8a6fb8'], ['interrupted', '#b07d48'], ['missed', '#e08a2c'], ['timeout', '#d9534f'],
+  ['cancelled', '#8a6fb8'], ['killed', '#6f4fa0'], ['queued', '#7aa7d9'], ['interrupted', '#b07d48'], ['missed', '#e08a2c'], ['timeout', '#d9534f'],
   ['failed', '#c0392b'], ['lost', '#7f1d1d'],
 ];
 
