@@ -6,6 +6,7 @@
 //	go run ./bench/soak -duration 10m -replicas 3 -tasks 50
 //	go run ./bench/soak -duration 10m -defaults
 //	go run ./bench/soak -defaults -env TASKRUNNER_COMMON_SCHEDULER_LEASE=20s
+//	go run ./bench/soak -duration 5m -workers 3 -kill-workers
 //
 // By default the replicas sync every 2 s with a 6 s lease and the tasks
 // allow overlap, so that a dead replica's runs block nothing. -defaults
@@ -13,6 +14,16 @@
 // overlap forbid, misfire all) and counts the fires skipped because a
 // killed replica's runs were still "running". -env passes variables to
 // the replicas after the mode's own, so it can override them.
+//
+// -workers N runs the tasks as shell jobs instead (a line appended to a
+// file per execution, then -job of sleep) on the default queue, carried
+// by a redis-server of the soak's own (or -redis) to N `taskrunner
+// worker` processes; the replicas embed none. Half the tasks say
+// on_lost recover, half drop. -kill-workers SIGKILLs the workers at
+// random instead of the replicas. At the end the soak waits for every
+// fire to settle, stops the schedule, and counts by policy the fires
+// that succeeded twice, those with no final row, the runs lost, and the
+// executions the file counts.
 package main
 
 import (
@@ -47,6 +58,11 @@ func main() {
 	flag.DurationVar(&s.killMin, "kill-min", 10*time.Second, "least time between two kills")
 	flag.DurationVar(&s.killMax, "kill-max", 40*time.Second, "most time between two kills")
 	flag.BoolVar(&s.defaults, "defaults", false, "default settings: 10 s sync, 30 s lease, overlap forbid, misfire all; count fires skipped because of a dead replica's runs")
+	flag.IntVar(&s.workers, "workers", 0, "run the tasks as shell jobs on this many `taskrunner worker` processes, through Redis (0: a Go function in the replicas)")
+	flag.IntVar(&s.workerSlots, "worker-concurrency", 16, "jobs a worker runs at once")
+	flag.BoolVar(&s.killWorkers, "kill-workers", false, "SIGKILL workers at random, not replicas (with -workers)")
+	flag.DurationVar(&s.job, "job", 500*time.Millisecond, "how long a shell job takes (with -workers)")
+	flag.StringVar(&s.redis, "redis", "", "Redis server of the queue (with -workers); empty starts a redis-server of the soak's own on a free port")
 	logLevel := flag.String("log", "warn", "replicas' log level")
 	var extraEnv []string
 	flag.Func("env", "`KEY=VALUE` passed to every replica after the mode's own settings (repeatable)", func(v string) error {
@@ -62,6 +78,10 @@ func main() {
 		s.extra, s.env = `{"overlap":"forbid","misfire":"all"}`, []string{"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=10s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=30s"}
 	}
 	s.env = append(append(s.env, "TASKRUNNER_LOGGER_LEVEL="+*logLevel), extraEnv...)
+	if s.killWorkers && s.workers == 0 {
+		fmt.Fprintln(os.Stderr, "soak: -kill-workers needs -workers")
+		os.Exit(2)
+	}
 	if err := run(*dsn, *dbName, *duration, s); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
@@ -75,6 +95,11 @@ type settings struct {
 	defaults         bool
 	extra            string   // task.extra of every task
 	env              []string // the replicas' configuration variables; the last of a key wins
+
+	workers, workerSlots int           // worker processes (0: no queue), and the jobs each runs at once
+	killWorkers          bool          // SIGKILL workers, not replicas
+	job                  time.Duration // how long a shell job takes
+	redis                string        // the queue's Redis; "" starts one
 }
 
 // confVar is the variable that overrides a key of conf/test/common.toml's
@@ -120,11 +145,19 @@ func (s settings) describe() string {
 	if len(passed) > 0 {
 		others = strings.Join(passed, " ")
 	}
-	return fmt.Sprintf("soak settings (%s): %d replicas; %d tasks on \"* * * * * *\", extra %s; sync_interval %s; lease %s; death detection: %s; a kill every %s-%s, the replica restarted 0-3 s later; other variables passed: %s",
-		mode, s.replicas, s.tasks, s.extra, sync, lease, dead, s.killMin, s.killMax, others)
+	if s.workers == 0 {
+		return fmt.Sprintf("soak settings (%s): %d replicas; %d tasks on \"* * * * * *\", extra %s; sync_interval %s; lease %s; death detection: %s; a kill every %s-%s, the replica restarted 0-3 s later; other variables passed: %s",
+			mode, s.replicas, s.tasks, s.extra, sync, lease, dead, s.killMin, s.killMax, others)
+	}
+	victim := "replica"
+	if s.killWorkers {
+		victim = "worker"
+	}
+	return fmt.Sprintf("soak settings (%s, workers): %d replicas (no embedded worker), %d `taskrunner worker` processes (default:%d); %d shell tasks on \"* * * * * *\" (half on_lost recover, half drop), each job %s, extra %s; sync_interval %s; lease %s; death detection: %s; a %s SIGKILLed every %s-%s, restarted 0-3 s later; other variables passed: %s",
+		mode, s.replicas, s.workers, s.workerSlots, s.tasks, s.job, s.extra, sync, lease, dead, victim, s.killMin, s.killMax, others)
 }
 
-// replica is one daemon process.
+// replica is one daemon or worker process.
 type replica struct {
 	cmd      *exec.Cmd
 	host     string // hostname/pid, as execute_task.host has it
@@ -135,25 +168,40 @@ type replica struct {
 // kill is one SIGKILL the soak sent.
 type kill struct {
 	at      time.Time
-	replica int
+	replica int // index in cluster.procs
 	host    string
 }
 
-// cluster starts and stops the replicas and keeps what they cost.
+// cluster starts and stops the replicas, then the workers, and keeps
+// what they cost.
 type cluster struct {
 	bin, dir string
 	env      []string
 	hostname string
+	replicas int      // procs[:replicas] are replicas, the rest workers
+	worker   []string // a worker's arguments
 	procs    []*replica
-	died     chan error    // a replica that exited unasked
-	cpu      time.Duration // user+system of every replica process that has exited
-	peak     int64         // largest own peak RSS (VmHWM) of a replica process
+	died     chan error    // a process that exited unasked
+	cpu      time.Duration // user+system of every process that has exited
+	peak     int64         // largest own peak RSS (VmHWM) of a process
 	started  int
 }
 
+// name is process i's name, as its log file has it.
+func (c *cluster) name(i int) string {
+	if i < c.replicas {
+		return fmt.Sprintf("replica%d", i)
+	}
+	return fmt.Sprintf("worker%d", i-c.replicas)
+}
+
 func (c *cluster) start(i int) error {
-	cmd := exec.Command(c.bin)
-	cmd.Env = append(c.env, fmt.Sprintf("TASKRUNNER_LOGGER_FILE=%s/replica%d.log", c.dir, i))
+	var args []string
+	if i >= c.replicas {
+		args = c.worker
+	}
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = append(c.env, fmt.Sprintf("TASKRUNNER_LOGGER_FILE=%s/%s.log", c.dir, c.name(i)))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -163,7 +211,7 @@ func (c *cluster) start(i int) error {
 		err := cmd.Wait()
 		if !r.stopping.Load() {
 			select {
-			case c.died <- fmt.Errorf("replica %d (pid %d) exited by itself: %v; its log is %s/replica%d.log", i, cmd.Process.Pid, err, c.dir, i):
+			case c.died <- fmt.Errorf("%s (pid %d) exited by itself: %v; its log is %s/%s.log", c.name(i), cmd.Process.Pid, err, c.dir, c.name(i)):
 			default:
 			}
 		}
@@ -220,7 +268,8 @@ func run(dsn, dbName string, duration time.Duration, s settings) error {
 	if err != nil {
 		return err
 	}
-	c := &cluster{dir: dir, bin: filepath.Join(dir, "taskrunner"), procs: make([]*replica, s.replicas), died: make(chan error, 1)}
+	c := &cluster{dir: dir, bin: filepath.Join(dir, "taskrunner"), replicas: s.replicas, procs: make([]*replica, s.replicas+s.workers), died: make(chan error, 1),
+		worker: []string{"worker", "--queues", fmt.Sprintf("default:%d", s.workerSlots)}}
 	if c.hostname, err = os.Hostname(); err != nil {
 		return err
 	}
@@ -228,6 +277,20 @@ func run(dsn, dbName string, duration time.Duration, s settings) error {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
 	c.env = append(append(os.Environ(), "APP_ENV=test", "TASKRUNNER_MYSQL_DSN="+dbDSN), s.env...)
+	if s.workers > 0 {
+		addr := s.redis
+		if addr == "" {
+			rs, err := startRedis(dir)
+			if err != nil {
+				return err
+			}
+			defer rs.stop()
+			addr = rs.addr
+		}
+		c.env = append(c.env, "TASKRUNNER_REDIS_ADDR="+addr, "TASKRUNNER_REDIS_DB=0", "TASKRUNNER_REDIS_PREFIX=soak",
+			"TASKRUNNER_COMMON_WORKER_EMBEDDED=false", "TASKRUNNER_KINDS_SHELL_ALLOW_OUTSIDE=true",
+			"TASKRUNNER_KINDS_SHELL_LOG_DIR="+filepath.Join(dir, "shell"))
+	}
 	migrate := exec.Command(c.bin, "migrate")
 	migrate.Env = c.env
 	if out, err := migrate.CombinedOutput(); err != nil {
@@ -241,10 +304,21 @@ func run(dsn, dbName string, duration time.Duration, s settings) error {
 	if err != nil {
 		return err
 	}
-	for i := range s.tasks {
-		if _, err := models.InsertTask(ctx, db, models.Task{Key: fmt.Sprintf("soak_%d", i), Desc: "soak", Func: "test_interval",
-			Trigger: "cron", Spec: "* * * * * *", Args: "1,2,3", IsValid: 1, Extra: s.extra}); err != nil {
+	if s.workers > 0 {
+		token, err := models.AddWorkerToken(ctx, db, "soak", time.Now())
+		if err != nil {
 			return err
+		}
+		c.env = append(c.env, "TASKRUNNER_COMMON_WORKER_TOKEN="+token)
+		if err := insertShellTasks(ctx, db, s, filepath.Join(dir, "ran")); err != nil {
+			return err
+		}
+	} else {
+		for i := range s.tasks {
+			if _, err := models.InsertTask(ctx, db, models.Task{Key: fmt.Sprintf("soak_%d", i), Desc: "soak", Func: "test_interval",
+				Trigger: "cron", Spec: "* * * * * *", Args: "1,2,3", IsValid: 1, Extra: s.extra}); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -256,9 +330,12 @@ func run(dsn, dbName string, duration time.Duration, s settings) error {
 			return err
 		}
 	}
-	fmt.Printf("soak: %d replicas, %d tasks every second, %s, logs in %s\n", s.replicas, s.tasks, duration, dir)
+	fmt.Printf("soak: %d replicas, %d workers, %d tasks every second, %s, logs in %s\n", s.replicas, s.workers, s.tasks, duration, dir)
 	kills, err := killLoop(c, s, began, duration)
 	ended := time.Now().UTC()
+	if err == nil && s.workers > 0 {
+		err = settle(ctx, c, db, ended)
+	}
 	for i := range c.procs {
 		if c.procs[i] != nil {
 			c.stop(i, syscall.SIGTERM)
@@ -269,18 +346,24 @@ func run(dsn, dbName string, duration time.Duration, s settings) error {
 	if err != nil {
 		return err
 	}
-	if err := report(ctx, db, s, began, ended, kills); err != nil {
+	if s.workers > 0 {
+		err = reportWorkers(ctx, db, s, began, ended, kills, dir)
+	} else {
+		err = report(ctx, db, s, began, ended, kills)
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Printf("  CPU (all replicas): %.0f%% of one core (user+system of all %d replica processes over their lives, over the %s from the first start to the last exit)\n",
+	fmt.Printf("  CPU (all processes): %.0f%% of one core (user+system of all %d replica and worker processes over their lives, over the %s from the first start to the last exit)\n",
 		100*float64(c.cpu)/float64(wall), c.started, wall.Round(time.Second))
 	fmt.Printf("  CPU (database server): %s\n", serverCPU)
-	fmt.Printf("  peak RSS: %d MB (the largest replica process's own VmHWM, read before each kill and the final stop; not a sum)\n", c.peak>>20)
+	fmt.Printf("  peak RSS: %d MB (the largest process's own VmHWM, read before each kill and the final stop; not a sum)\n", c.peak>>20)
 	return nil
 }
 
-// killLoop SIGKILLs a random replica every killMin-killMax and restarts
-// it 0-3 s later, until the duration has passed.
+// killLoop SIGKILLs a random replica (a worker, with -kill-workers) every
+// killMin-killMax and restarts it 0-3 s later, until the duration has
+// passed.
 func killLoop(c *cluster, s settings, began time.Time, duration time.Duration) ([]kill, error) {
 	var kills []kill
 	for deadline := began.Add(duration); time.Now().Before(deadline); {
@@ -292,6 +375,9 @@ func killLoop(c *cluster, s settings, began time.Time, duration time.Duration) (
 			break
 		}
 		i := rand.IntN(s.replicas)
+		if s.killWorkers {
+			i = s.replicas + rand.IntN(s.workers)
+		}
 		k := kill{at: time.Now().UTC(), replica: i, host: c.procs[i].host}
 		c.stop(i, syscall.SIGKILL)
 		kills = append(kills, k)
@@ -301,7 +387,7 @@ func killLoop(c *cluster, s settings, began time.Time, duration time.Duration) (
 		if err := c.start(i); err != nil {
 			return kills, err
 		}
-		fmt.Printf("soak: %s killed replica %d, %s (kill %d)\n", k.at.Sub(began).Round(time.Second), i, k.host, len(kills))
+		fmt.Printf("soak: %s killed %s, %s (kill %d)\n", k.at.Sub(began).Round(time.Second), c.name(i), k.host, len(kills))
 	}
 	return kills, nil
 }
