@@ -135,7 +135,9 @@ func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts 
 	e.dispatcher = &dispatcher{cfg: cfg, db: db, log: e.log, clock: e.clock, obs: e.obs, tab: e.tab, exec: e.exec, host: e.host,
 		owner: e.registry.ID, alive: e.registry.alive, workersOf: e.registry.workersOf, hold: e.completer.hold}
 	if e.transport != nil {
-		e.sweeper = &sweeper{cfg: cfg, db: db, log: e.log, clock: e.clock, tab: e.tab, tr: e.transport, dead: func(id string) bool { return !e.registry.alive(id) }}
+		e.sweeper = &sweeper{cfg: cfg, db: db, log: e.log, clock: e.clock, tab: e.tab, tr: e.transport, dead: func(id string) bool { return !e.registry.alive(id) },
+			poke: make(chan struct{}, 1)}
+		e.rescuer.recovered = e.sweeper.look
 	}
 	e.registry.fenced = func(old string) {
 		if e.runner != nil {

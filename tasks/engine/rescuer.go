@@ -34,6 +34,8 @@ type rescuer struct {
 	// continuous reports whether this replica's own beats are unbroken:
 	// only then may it judge that others stopped beating.
 	continuous func(now time.Time) bool
+	// recovered, when set, is told a run went back on its queue.
+	recovered func()
 
 	lastScan time.Time
 	loop     loop
@@ -173,6 +175,9 @@ func (r *rescuer) recover(ctx context.Context, run models.ExecuteTask, queue str
 	}
 	r.log.Warn("run recovered from a dead worker (on_lost recover)", "task_key", run.TaskKey, "exec_id", run.ID, "owner", run.Owner, "queue", queue)
 	r.obs.Requeued(run.TaskKey, run.ID, run.Owner)
+	if r.recovered != nil {
+		r.recovered()
+	}
 	return nil
 }
 

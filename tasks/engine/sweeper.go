@@ -33,6 +33,7 @@ type sweeper struct {
 	tr    Transport
 	dead  func(consumer string) bool
 
+	poke chan struct{}
 	loop loop
 }
 
@@ -40,7 +41,7 @@ type sweeper struct {
 const sweepBatch = 1000
 
 func (s *sweeper) Start() {
-	s.loop.every(s.clock, s.cfg.Heartbeat, nil, func() {
+	s.loop.every(s.clock, s.cfg.Heartbeat, s.poke, func() {
 		if err := s.SweepOnce(context.Background()); err != nil {
 			s.log.Warn("queue sweep", "error", err)
 		}
@@ -48,6 +49,14 @@ func (s *sweeper) Start() {
 }
 
 func (s *sweeper) Stop() { s.loop.halt() }
+
+// look asks for a sweep now: a run was put back on its queue.
+func (s *sweeper) look() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
 
 // SweepOnce sends again what the queues may have lost.
 func (s *sweeper) SweepOnce(ctx context.Context) error {
