@@ -166,7 +166,8 @@ func fixtureHistory(t *testing.T, db *models.DB) {
 func fixtureWorkers(t *testing.T, db *models.DB) {
 	t.Helper()
 	ctx := context.Background()
-	must(t, models.RegisterReplica(ctx, db, models.Replica{ID: "w-live", Kind: models.KindWorker, Host: "host-b", PID: 101, Version: "v1.2.0", StartedAt: utc("2026-11-30 01:00:00")}))
+	must(t, models.RegisterReplica(ctx, db, models.Replica{ID: "w-live", Kind: models.KindWorker, Host: "host-b", PID: 101, Version: "v1.2.0", StartedAt: utc("2026-11-30 01:00:00"),
+		Info: `{"ip": "10.0.0.7", "queues": {"default": 8, "reports": 2}}`}))
 	must(t, models.RegisterReplica(ctx, db, models.Replica{ID: "w-gone", Kind: models.KindWorker, Host: "host-c", PID: 202, Version: "v1.1.0", StartedAt: utc("2026-11-29 01:00:00")}))
 	must(t, models.StopReplica(ctx, db, "w-gone", utc("2026-11-29 10:00:00")))
 }

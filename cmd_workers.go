@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"io"
 	"time"
 
@@ -49,13 +52,45 @@ dead within --dead-within, marked dead with the reason.`,
 
 // printReplicas prints the replica table.
 func printReplicas(w io.Writer, rs []replicaView) error {
-	tb := newTable(w, "ID", "KIND", "HOST", "PID", "VERSION", "STARTED", "HEARTBEAT", "STATE")
+	tb := newTable(w, "ID", "KIND", "HOST", "IP", "PID", "QUEUES", "VERSION", "STARTED", "HEARTBEAT", "STATE")
 	for _, r := range rs {
 		state := r.State
 		if r.DeadAt != nil {
 			state = fmt.Sprintf("dead since %s (%s)", r.DeadAt.Format(timeLayout), r.DeadReason)
 		}
-		tb.row(r.ID, r.Kind, r.Host, fmt.Sprint(r.PID), r.Version, r.StartedAt.Format(timeLayout), r.HeartbeatAt.Format(timeLayout), state)
+		ip, queues := infoColumns(r.Info)
+		tb.row(r.ID, r.Kind, r.Host, ip, fmt.Sprint(r.PID), queues, r.Version, r.StartedAt.Format(timeLayout), r.HeartbeatAt.Format(timeLayout), state)
 	}
 	return tb.flush()
+}
+
+// infoColumns reads a row's info: its internal IP (and container, when
+// in one) and the queues of a worker, "name:concurrency" in name order.
+func infoColumns(info json.RawMessage) (ip, queues string) {
+	var v struct {
+		IP        string         `json:"ip"`
+		Container string         `json:"container_name"`
+		Queues    map[string]int `json:"queues"`
+	}
+	_ = json.Unmarshal(info, &v) // a row without them shows "-"
+	ip = v.IP
+	if v.Container != "" {
+		ip += " (" + v.Container + ")"
+	}
+	names := make([]string, 0, len(v.Queues))
+	for q := range v.Queues {
+		names = append(names, q)
+	}
+	sort.Strings(names)
+	for i, q := range names {
+		names[i] = fmt.Sprintf("%s:%d", q, v.Queues[q])
+	}
+	return orDash(ip), orDash(strings.Join(names, ","))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
