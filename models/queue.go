@@ -158,3 +158,32 @@ func MoveQueued(ctx context.Context, q Querier, id int64, from, to string, now t
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// QueueStat is how a queue stands, read from its rows.
+type QueueStat struct {
+	Queue  string
+	Queued int64     // runs waiting for a worker
+	Oldest time.Time // when the oldest of them was sent
+}
+
+// QueueStats returns each queue that has queued runs, by name.
+func QueueStats(ctx context.Context, q Querier) ([]QueueStat, error) {
+	rows, err := q.QueryContext(ctx, "SELECT queue, COUNT(*), MIN(retry_at) FROM execute_task WHERE status = ? GROUP BY queue ORDER BY queue", RunQueued)
+	if err != nil {
+		return nil, fmt.Errorf("read queue stats: %w", err)
+	}
+	defer rows.Close()
+	var out []QueueStat
+	for rows.Next() {
+		var s QueueStat
+		var oldest any
+		if err := rows.Scan(&s.Queue, &s.Queued, &oldest); err != nil {
+			return nil, fmt.Errorf("read queue stats: %w", err)
+		}
+		if s.Oldest, err = parseAnyTime(oldest); err != nil {
+			return nil, fmt.Errorf("read queue stats: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -15,6 +15,10 @@ var (
 		[]string{"kind"}, nil)
 	backlogDesc = prometheus.NewDesc("taskrunner_history_backlog",
 		"Run outcomes waiting to be written to execute_task (queued or being written).", nil, nil)
+	queueDepthDesc = prometheus.NewDesc("taskrunner_queue_depth",
+		"Runs queued for a worker, by queue: execute_task rows in status queued. Read at scrape time.", []string{"queue"}, nil)
+	queueAgeDesc = prometheus.NewDesc("taskrunner_queue_oldest_age_seconds",
+		"Seconds since the oldest run queued on a queue was sent (its retry_at). Read at scrape time.", []string{"queue"}, nil)
 )
 
 // scrapeCollector reads, at each scrape, what the observer cannot count:
@@ -28,6 +32,8 @@ type scrapeCollector struct {
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- replicasDesc
 	ch <- backlogDesc
+	ch <- queueDepthDesc
+	ch <- queueAgeDesc
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -50,5 +56,15 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for kind, n := range live {
 		ch <- prometheus.MustNewConstMetric(replicasDesc, prometheus.GaugeValue, float64(n), kind)
+	}
+	qs, err := models.QueueStats(ctx, c.db)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(queueDepthDesc, err)
+		return
+	}
+	now := time.Now()
+	for _, q := range qs {
+		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(q.Queued), q.Queue)
+		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, max(now.Sub(q.Oldest).Seconds(), 0), q.Queue)
 	}
 }

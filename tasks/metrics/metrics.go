@@ -73,13 +73,6 @@ type Metrics struct {
 	tasks         *prometheus.GaugeVec
 	groups        prometheus.Gauge
 
-	// QueueDepth is the number of jobs waiting in a queue, by queue name.
-	// Fed by the queue, when one is configured: nothing in the engine
-	// sets it, and without a queue the series has no values.
-	QueueDepth *prometheus.GaugeVec
-	// QueueOldestAge is the age in seconds of the oldest job waiting in a
-	// queue, by queue name. Fed by the queue, when one is configured.
-	QueueOldestAge *prometheus.GaugeVec
 
 	backlog atomic.Pointer[Backlogger] // set by Watch
 }
@@ -153,14 +146,6 @@ func New(db *models.DB, cfg Config, log *slog.Logger) *Metrics {
 			Name: "taskrunner_schedule_groups",
 			Help: "Distinct schedules, one timer each, after the last sync.",
 		}),
-		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "taskrunner_queue_depth",
-			Help: "Jobs waiting in a queue; fed by the queue, when configured.",
-		}, []string{"queue"}),
-		QueueOldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "taskrunner_queue_oldest_age_seconds",
-			Help: "Age of the oldest job waiting in a queue; fed by the queue, when configured.",
-		}, []string{"queue"}),
 	}
 	for _, r := range []string{SkipOverlapForbid, SkipMaxParallel} {
 		m.skipped.WithLabelValues(r)
@@ -170,7 +155,7 @@ func New(db *models.DB, cfg Config, log *slog.Logger) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.scheduleFires, m.firesClaimed, m.runs, m.lateness, m.duration, m.misfires, m.requeued, m.retries, m.skipped,
-		m.syncDuration, m.syncs, m.tasks, m.groups, m.QueueDepth, m.QueueOldestAge,
+		m.syncDuration, m.syncs, m.tasks, m.groups,
 		&scrapeCollector{m: m, db: db, timeout: cfg.ReplicaTimeout},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
