@@ -245,7 +245,13 @@ func (w *Worker) consume(name func() string, n int) {
 		}
 		release(free - len(ds))
 		if len(ds) > 0 {
-			w.take(queue, ds, func() { release(1) })
+			// Taken while the loop receives more: slots freed meanwhile
+			// are filled without waiting for this take's round trip.
+			w.wg.Add(1)
+			go func() {
+				defer w.wg.Done()
+				w.take(queue, ds, func() { release(1) })
+			}()
 		}
 	}
 }
