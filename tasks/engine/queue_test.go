@@ -182,7 +182,9 @@ func TestQueue_LostQueueResent(t *testing.T) {
 			ids = append(ids, m.ID)
 			h.clock.Advance(time.Millisecond)
 		}
-		waitFor(t, func() bool { return h.run(ids[2]).Status == models.RunQueued })
+		for _, id := range ids { // each handed over by a goroutine of its own
+			waitFor(t, func() bool { return h.run(id).Status == models.RunQueued })
+		}
 		fresh := NewLocalTransport() // the store restarted empty: a new epoch
 		h.e.sweeper.tr = fresh
 		must(t, h.e.sweeper.SweepOnce(context.Background()))
