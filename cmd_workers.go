@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"

@@ -141,12 +141,29 @@ func TestWorkers_Processes(t *testing.T) {
 		waitRow(t, db, id, func(r models.ExecuteTask) bool { return r.Status == models.RunQueued })
 	}
 	must(t, rdb.FlushDB(ctx).Err())
-	start(withToken, "worker", "--queues", "later:2")
+	later := start(withToken, "worker", "--queues", "later:2")
 	for _, id := range ids {
 		waitRow(t, db, id, func(r models.ExecuteTask) bool { return r.Status == models.RunSuccess })
 		if rs, err := models.ListRuns(ctx, db, id, 10); err != nil || len(rs) != 1 {
 			t.Fatalf("task %d: %d rows (%v)", id, len(rs), err)
 		}
+	}
+
+	// The token revoked: its workers are declared dead, register again,
+	// are refused, and stop.
+	_, err = models.RevokeWorkerToken(ctx, db, "test", time.Now())
+	must(t, err)
+	_, err = models.MarkRevokedWorkers(ctx, db, time.Now())
+	must(t, err)
+	exited := make(chan error, 1)
+	go func() { exited <- later.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(later.text(), "token was refused") {
+			t.Fatalf("worker after its token was revoked: exit %v\n%s", err, later.text())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a worker whose token was revoked is still running")
 	}
 }
 

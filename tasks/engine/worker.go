@@ -76,6 +76,8 @@ type Worker struct {
 	slotsMu sync.Mutex
 	slots   map[int64]func()
 
+	refused chan error // its token refused at a later registration
+
 	ctx      context.Context // ends at Shutdown: no more fetching
 	stop     context.CancelFunc
 	wg       sync.WaitGroup // the fetch loops
@@ -106,8 +108,24 @@ func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry
 	if err != nil {
 		return nil, fmt.Errorf("worker: info: %w", err)
 	}
+	w.refused = make(chan error, 1)
+	join := wcfg.Join
+	if join != nil {
+		// Refused again when it registers anew (declared dead, then its
+		// token revoked): the worker stops.
+		join = func(ctx context.Context, r models.Replica) error {
+			err := wcfg.Join(ctx, r)
+			if errors.Is(err, models.ErrTokenRefused) {
+				select {
+				case w.refused <- err:
+				default:
+				}
+			}
+			return err
+		}
+	}
 	w.registry = &registry{cfg: cfg, db: db, log: w.log, clock: w.clock, host: w.host, version: e.version,
-		kind: models.KindWorker, info: infoJSON, join: wcfg.Join}
+		kind: models.KindWorker, info: infoJSON, join: join}
 	w.cache = &taskCache{db: db, cfg: cfg, log: w.log, clock: w.clock}
 	w.completer = &completer{db: db, log: w.log, clock: w.clock, obs: e.obs, tab: w.cache, host: w.host}
 	total := 0
@@ -169,8 +187,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return w.Shutdown()
+	select {
+	case <-ctx.Done():
+		return w.Shutdown()
+	case err := <-w.refused:
+		w.log.Error("worker stops: its token was refused when it registered again (revoked?)")
+		return errors.Join(w.Shutdown(), err)
+	}
 }
 
 // Shutdown stops taking jobs, waits up to ShutdownTimeout for those in

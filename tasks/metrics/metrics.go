@@ -73,7 +73,6 @@ type Metrics struct {
 	tasks         *prometheus.GaugeVec
 	groups        prometheus.Gauge
 
-
 	backlog atomic.Pointer[Backlogger] // set by Watch
 }
 
