@@ -33,7 +33,12 @@ func setupQueued(t *testing.T, db *models.DB, tr Transport, queued ...string) *h
 // registry of functions and observer.
 func (h *harness) worker(tr Transport, queues map[string]int) *Worker {
 	h.t.Helper()
-	w, err := NewWorker(h.cfg, WorkerConfig{Queues: queues, Info: map[string]any{"test": true}}, h.db, h.reg, tr, h.log,
+	return h.workerWith(h.cfg, tr, queues)
+}
+
+func (h *harness) workerWith(cfg Config, tr Transport, queues map[string]int) *Worker {
+	h.t.Helper()
+	w, err := NewWorker(cfg, WorkerConfig{Queues: queues, Info: map[string]any{"test": true}}, h.db, h.reg, tr, h.log,
 		WithClock(h.clock), WithObserver(testObserver{runs: h.runs, fires: h.fires}))
 	must(h.t, err)
 	must(h.t, w.Start(context.Background()))
@@ -349,6 +354,37 @@ func TestQueue_ShardOfAKilledWorker(t *testing.T) {
 		h.wait(1)
 		if n := len(h.history(child)); n != 1 {
 			t.Fatalf("child ran %d times", n)
+		}
+	})
+}
+
+// A worker shut down with a run in hand past its deadline hands the run
+// back (its task recovers runs): another worker runs it, once.
+func TestQueue_ShutdownHandsBack(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupQueued(t, db, tr)
+		quick := h.cfg
+		quick.ShutdownTimeout = 100 * time.Millisecond
+		w1 := h.workerWith(quick, tr, map[string]int{"q": 1})
+		h.insert("handed", "interval", "3600", "block", "", `{"queue": "q", "on_lost": "recover"}`)
+		h.sync()
+		m, err := h.e.RunNow(context.Background(), "handed", tasks.Args{})
+		must(t, err)
+		h.waitStarted()
+		clockTickers(h.clock).Add(-3)
+		h.workers[0] = func() {} // shut down here, not again at cleanup
+		must(t, w1.Shutdown())
+		if r := h.run(m.ID); r.Status != models.RunQueued || r.Owner != "" {
+			t.Fatalf("after the shutdown the run is %s (owner %q)", r.Status, r.Owner)
+		}
+		w2 := h.worker(tr, map[string]int{"q": 1})
+		must(t, h.e.sweeper.SweepOnce(context.Background()))
+		h.waitStarted()
+		h.releaseAll()
+		waitFor(t, func() bool { return h.run(m.ID).Status == models.RunSuccess })
+		if r := h.run(m.ID); r.Owner != w2.ID() {
+			t.Fatalf("run done by %s, want %s", r.Owner, w2.ID())
 		}
 	})
 }

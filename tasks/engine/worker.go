@@ -132,7 +132,7 @@ func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry
 	for _, n := range wcfg.Queues {
 		total += n
 	}
-	w.runner = NewRunner(db, reg, w.log, w.clock, w.completer, e.obs, total, cfg.OutputLimit, cfg.Lease)
+	w.runner = NewRunner(db, reg, w.log, w.clock, handBack{w: w, next: w.completer}, e.obs, total, cfg.OutputLimit, cfg.Lease)
 	w.slots = map[int64]func(){}
 	w.runner.returned = w.freeSlot
 	w.registry.fenced = func(old string) {
@@ -465,4 +465,49 @@ func (c *taskCache) get(look func() *entry, id int64) *entry {
 func jsonText(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// handBack records the outcomes of a worker's runs, but for a run its
+// shutdown cut off whose task would recover it from a dead worker: that
+// one goes back on its queue, the same attempt, for another worker.
+type handBack struct {
+	w    *Worker
+	next Recorder
+}
+
+func (h handBack) Record(job Job, f models.Finish, noRetry bool) {
+	if f.Status == models.RunInterrupted {
+		if queue, ok := h.w.recoverTo(job); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			note := fmt.Sprintf("handed back: worker %s shut down before it ended; sent again to queue %s", job.Owner, queue)
+			if ok, err := models.RecoverRun(ctx, h.w.db, job.RunID, job.Owner, queue, note, h.w.clock.Now()); err == nil && ok {
+				h.w.log.Info("run handed back to its queue at shutdown", "task_key", job.TaskKey, "exec_id", job.RunID, "queue", queue)
+				return
+			}
+		}
+	}
+	h.next.Record(job, f, noRetry)
+}
+
+// recoverTo returns the queue a run of this worker goes back to when it
+// cannot finish here, and whether it does: as the rescuer decides for a
+// dead worker's run (entry.recovers).
+func (w *Worker) recoverTo(job Job) (string, bool) {
+	opts, ok := w.cache.options(job.TaskID)
+	if !ok || job.Queue == "" {
+		return "", false
+	}
+	ent := entry{opts: opts}
+	if !ent.recovers(models.ExecuteTask{ShardTotal: job.Shards}) {
+		return "", false
+	}
+	queue := job.Queue
+	if _, personal := personalOwner(queue); personal {
+		queue = opts.Queue
+		if queue == "" {
+			queue = DefaultQueue
+		}
+	}
+	return queue, true
 }
