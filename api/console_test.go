@@ -254,6 +254,9 @@ func TestConsole_Browser(t *testing.T) {
 		chromedp.Click(css(`#runs [data-act=kill]`)),
 		chromedp.WaitVisible(css(`#runs tr.run[data-status=killed]`)),
 		hash(fmt.Sprintf("#/tasks/%d/runs", flaky[0].ID)),
+		// The route draws the new page later: until then blocker's page,
+		// which has a backfill form too, is shown. Wait for flaky_sync's.
+		chromedp.WaitVisible(css(fmt.Sprintf(`a[href="#/audit?task_id=%d"]`, flaky[0].ID))),
 		chromedp.WaitVisible(css(`details.backfill summary`)),
 		chromedp.Click(css(`details.backfill summary`)),
 		chromedp.Click(css(`#bf-preview`)),

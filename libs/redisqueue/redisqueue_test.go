@@ -235,16 +235,20 @@ func TestConsumer_Fetch_Exclusive(t *testing.T) {
 func TestConsumer_Reclaim(t *testing.T) {
 	q, _ := setup(t)
 	ctx := testCtx(t)
-	const minIdle = 100 * time.Millisecond
+	// minIdle is long enough that no stall of a loaded machine between
+	// two calls (a few hundred ms under -race) makes "not yet" wrong.
+	const minIdle = time.Second
 	dead, reaper := q.Consumer("q", "dead"), q.Consumer("q", "reaper")
 	if _, err := q.Enqueue(ctx, "q", msg(1)); err != nil {
 		t.Fatal(err)
 	}
+	// Taken before the Fetch: the delivery is at or after it, so a
+	// reclaim honouring minIdle comes at least minIdle after it.
+	fetched := time.Now()
 	ds := mustFetch(t, ctx, dead, 1)
 	if len(ds) != 1 {
 		t.Fatalf("Fetch = %+v", ds)
 	}
-	fetched := time.Now()
 	if got, gaveUp, err := reaper.Reclaim(ctx, minIdle, 0); err != nil || len(got)+len(gaveUp) != 0 {
 		t.Fatalf("Reclaim at once = %v, %v, %v; want nothing", got, gaveUp, err)
 	}
@@ -279,7 +283,10 @@ func TestConsumer_Reclaim(t *testing.T) {
 func TestConsumer_Extend(t *testing.T) {
 	q, _ := setup(t)
 	ctx := testCtx(t)
-	const minIdle = 200 * time.Millisecond
+	// minIdle is long enough that no stall of a loaded machine between an
+	// Extend and the Reclaim after it (a few hundred ms under -race) lets
+	// the job go idle.
+	const minIdle = time.Second
 	w, reaper := q.Consumer("q", "w"), q.Consumer("q", "reaper")
 	if _, err := q.Enqueue(ctx, "q", msg(1)); err != nil {
 		t.Fatal(err)
