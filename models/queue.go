@@ -107,8 +107,8 @@ func TakeQueued(ctx context.Context, q Querier, worker, host, token string, ids 
 		if n == 0 {
 			continue
 		}
-		if len(part) == 1 { // one row: the count says it
-			out = append(out, part[0])
+		if n == int64(len(part)) { // every row taken (ids are distinct): the count says it
+			out = append(out, part...)
 			continue
 		}
 		var got []int64
