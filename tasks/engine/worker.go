@@ -233,6 +233,12 @@ func (w *Worker) Shutdown() error {
 func (w *Worker) consume(name func() string, n int) {
 	defer w.wg.Done()
 	slots := make(chan struct{}, n)
+	// One taker per queue: what is received while a take is in flight is
+	// taken together next, in one statement.
+	takes := make(chan received, n)
+	w.wg.Add(1)
+	go w.taker(takes)
+	defer close(takes)
 	for w.ctx.Err() == nil {
 		// One free slot at least, then as many as are free.
 		select {
@@ -270,11 +276,46 @@ func (w *Worker) consume(name func() string, n int) {
 		if len(ds) > 0 {
 			// Taken while the loop receives more: slots freed meanwhile
 			// are filled without waiting for this take's round trip.
-			w.wg.Add(1)
-			go func() {
-				defer w.wg.Done()
-				w.take(queue, ds, func() { release(1) })
-			}()
+			takes <- received{queue: queue, ds: ds, done: func() { release(1) }}
+		}
+	}
+}
+
+// received is a receive's jobs, for the taker.
+type received struct {
+	queue string
+	ds    []Delivery
+	done  func() // frees one slot
+}
+
+// taker takes what consume received, merging the receives that came
+// while the previous take was in flight (of one queue name).
+func (w *Worker) taker(in <-chan received) {
+	defer w.wg.Done()
+	for r := range in {
+		batch := []received{r}
+	more:
+		for {
+			select {
+			case r2, ok := <-in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r2)
+			default:
+				break more
+			}
+		}
+		byQueue := map[string][]Delivery{}
+		var order []string
+		for _, b := range batch {
+			if byQueue[b.queue] == nil {
+				order = append(order, b.queue)
+			}
+			byQueue[b.queue] = append(byQueue[b.queue], b.ds...)
+		}
+		for _, q := range order {
+			w.take(q, byQueue[q], batch[0].done)
 		}
 	}
 }
