@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,10 +89,23 @@ func main() {
 	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/", "MySQL DSN of the server; the bench uses its database asynq_bench")
 	warmup := flag.Duration("warmup", 5*time.Second, "left out of the rate and latency")
 	checkInterval := flag.Duration("task-check-interval", 0, "Asynq's TaskCheckInterval, how long an idle worker sleeps (0: Asynq's default, 1 s)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "asynq bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *n, *duration, *conc, *history, *redisAddr, *redisDB, *dsn, *warmup, *checkInterval); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "asynq bench:", err)
 		os.Exit(1)
 	}
