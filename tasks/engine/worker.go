@@ -77,6 +77,9 @@ type Worker struct {
 	slots   map[int64]func()
 
 	refused chan error // its token refused at a later registration
+	// acks feeds the acker; ackerDone is closed when it ends.
+	acks      chan ackReq
+	ackerDone chan struct{}
 
 	ctx      context.Context // ends at Shutdown: no more fetching
 	stop     context.CancelFunc
@@ -155,6 +158,8 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.completer.Start()
 	w.runner.Start()
 	w.ctx, w.stop = context.WithCancel(context.Background())
+	w.acks, w.ackerDone = make(chan ackReq, 1024), make(chan struct{})
+	go w.acker()
 	go func() {
 		for id := range w.tr.Kills(w.ctx) {
 			if w.runner.Cancel(id, errors.New("killed by an operator")) {
@@ -215,6 +220,8 @@ func (w *Worker) Shutdown() error {
 	go func() { w.inFlight.Wait(); close(acked) }()
 	select {
 	case <-acked:
+		close(w.acks)
+		<-w.ackerDone
 	case <-time.After(5 * time.Second):
 		w.log.Warn("shutdown: jobs left unacknowledged; the replicas take them back")
 	}
@@ -384,9 +391,40 @@ func (w *Worker) take(queue string, ds []Delivery, done func()) {
 		go func(c <-chan struct{}, id string, runID int64) {
 			<-c
 			w.freeSlot(runID) // if the runner did not (it always does)
-			w.ack(queue, []string{id})
-			w.inFlight.Done()
+			w.acks <- ackReq{queue: queue, id: id}
 		}(c, jobAck[i], jobs[i].RunID)
+	}
+}
+
+// ackReq is a job whose outcome is recorded, to acknowledge.
+type ackReq struct{ queue, id string }
+
+// acker acknowledges recorded jobs, those that came while an
+// acknowledgement was in flight together.
+func (w *Worker) acker() {
+	defer close(w.ackerDone)
+	for r := range w.acks {
+		byQueue := map[string][]string{r.queue: {r.id}}
+		n := 1
+	more:
+		for {
+			select {
+			case r2, ok := <-w.acks:
+				if !ok {
+					break more
+				}
+				byQueue[r2.queue] = append(byQueue[r2.queue], r2.id)
+				n++
+			default:
+				break more
+			}
+		}
+		for q, ids := range byQueue {
+			w.ack(q, ids)
+		}
+		for range n {
+			w.inFlight.Done()
+		}
 	}
 }
 
