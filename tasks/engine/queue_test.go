@@ -388,3 +388,36 @@ func TestQueue_ShutdownHandsBack(t *testing.T) {
 		}
 	})
 }
+
+// A broadcast with one of its workers killed mid-fire: that worker's run
+// is lost (it was for that worker), the other's succeeds; nothing runs
+// twice.
+func TestQueue_BroadcastWithAKilledWorker(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupShards(t, db, tr)
+		w1 := h.worker(tr, map[string]int{"q": 1})
+		w2 := h.worker(tr, map[string]int{"q": 1})
+		id := h.insert("everywhere_held", "interval", "3600", "block", "", `{"queue": "q", "route": "broadcast", "on_lost": "recover"}`)
+		h.sync()
+		_, err := h.e.RunNow(context.Background(), "everywhere_held", tasks.Args{})
+		must(t, err)
+		h.waitStarted()
+		h.waitStarted()
+		h.workers[0]() // SIGKILL w1, its run in hand
+		h.judge(w2)
+		h.releaseAll()
+		h.wait(2)
+		rows := h.fireRows(id)
+		if len(rows) != 2 {
+			t.Fatalf("%d rows", len(rows))
+		}
+		byOwner := map[string]string{}
+		for _, r := range rows {
+			byOwner[r.Owner] = r.Status
+		}
+		if byOwner[w1.ID()] != models.RunLost || byOwner[w2.ID()] != models.RunSuccess {
+			t.Fatalf("broadcast rows by owner: %v (w1 %s, w2 %s)", byOwner, w1.ID(), w2.ID())
+		}
+	})
+}
