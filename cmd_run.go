@@ -97,7 +97,7 @@ func daemon(confDir string, stdout io.Writer) error {
 		}
 		info := hostInfo()
 		info["embedded"] = true
-		worker, err = engine.NewWorker(a.cfg.Common.Scheduler, engine.WorkerConfig{Queues: byQueue, Info: info}, a.db, reg, tr, a.log,
+		worker, err = engine.NewWorker(a.cfg.Common.Scheduler, engine.WorkerConfig{Queues: byQueue, Prefetch: wc.Prefetch, Info: info}, a.db, reg, tr, a.log,
 			engine.WithVersion(version), engine.WithObserver(m), engine.WithObserver(alerts))
 		if err != nil {
 			return err

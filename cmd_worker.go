@@ -14,7 +14,7 @@ import (
 
 func newWorkerCmd(g *globals) *cobra.Command {
 	var queues []string
-	var concurrency int
+	var concurrency, prefetch int
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker: take queued runs from Redis and run them",
@@ -33,16 +33,17 @@ queue lives inside each daemon.`,
   taskrunner worker --queues default:32,slow:2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWorker(g.confDir, queues, concurrency, cmd.Flags().Changed("queues"), cmd.Flags().Changed("concurrency"))
+			return runWorker(g.confDir, queues, concurrency, prefetch, cmd.Flags().Changed("queues"), cmd.Flags().Changed("concurrency"), cmd.Flags().Changed("prefetch"))
 		},
 	}
 	cmd.Flags().StringSliceVar(&queues, "queues", nil, `queues to read, "name" or "name:concurrency" (default: [worker] queues)`)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "jobs of a queue run at once, unless its entry says (default: [worker] concurrency)")
+	cmd.Flags().IntVar(&prefetch, "prefetch", 0, "jobs of a queue taken ahead of a free slot (default: [worker] prefetch)")
 	return cmd
 }
 
 // runWorker runs a standalone worker until SIGINT or SIGTERM.
-func runWorker(confDir string, queues []string, concurrency int, queuesSet, concurrencySet bool) error {
+func runWorker(confDir string, queues []string, concurrency, prefetch int, queuesSet, concurrencySet, prefetchSet bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	a, err := open(ctx, confDir)
@@ -58,6 +59,11 @@ func runWorker(confDir string, queues []string, concurrency int, queuesSet, conc
 		concurrency = wc.Concurrency
 	} else if concurrency < 1 || concurrency > 10000 {
 		return usagef("--concurrency: want 1 to 10000, got %d", concurrency)
+	}
+	if !prefetchSet {
+		prefetch = wc.Prefetch
+	} else if prefetch < 0 || prefetch > 10000 {
+		return usagef("--prefetch: want 0 to 10000, got %d", prefetch)
 	}
 	byQueue, err := engine.ParseQueues(queues, concurrency)
 	if err != nil {
@@ -80,7 +86,7 @@ func runWorker(confDir string, queues []string, concurrency int, queuesSet, conc
 	if err != nil {
 		return err
 	}
-	w, err := engine.NewWorker(a.cfg.Common.Scheduler, engine.WorkerConfig{Queues: byQueue, Info: hostInfo(), Join: workerJoin(a, wc.Token)},
+	w, err := engine.NewWorker(a.cfg.Common.Scheduler, engine.WorkerConfig{Queues: byQueue, Prefetch: prefetch, Info: hostInfo(), Join: workerJoin(a, wc.Token)},
 		a.db, reg, tr, a.log, engine.WithVersion(version))
 	if err != nil {
 		return err

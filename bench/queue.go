@@ -31,6 +31,7 @@ func queueRun(ctx context.Context, args []string) error {
 	n := fs.Int("tasks", 1000, "tasks, each fired every second")
 	duration := fs.Duration("duration", 30*time.Second, "how long")
 	conc := fs.Int("concurrency", 8, "jobs each worker runs at once (its goroutines on the queue)")
+	prefetch := fs.Int("prefetch", 0, "jobs each worker takes ahead of a free slot ([worker] prefetch)")
 	workers := fs.Int("workers", 1, "worker instances in this process, each with its own pool")
 	redisAddr := fs.String("redis", "", "Redis server (host:port) of the queue; empty: the in-process queue")
 	warmup := fs.Duration("warmup", 5*time.Second, "fires in this first span are counted for missing and duplicates but not in the rate and latency")
@@ -106,7 +107,7 @@ func queueRun(ctx context.Context, args []string) error {
 			return err
 		}
 		defer pool.Close()
-		w, err := engine.NewWorker(cfg, engine.WorkerConfig{Queues: map[string]int{engine.DefaultQueue: *conc}}, pool, reg, tr, log)
+		w, err := engine.NewWorker(cfg, engine.WorkerConfig{Queues: map[string]int{engine.DefaultQueue: *conc}, Prefetch: *prefetch}, pool, reg, tr, log)
 		if err != nil {
 			return err
 		}
@@ -153,7 +154,7 @@ func queueRun(ctx context.Context, args []string) error {
 	if *redisAddr != "" {
 		transport = "Redis " + *redisAddr
 	}
-	title := fmt.Sprintf("queue: %d %s tasks on * * * * * *, %s, %d worker(s) x %d, %s, %s", *n, *kind, transport, *workers, *conc, c.driver, ended.Sub(began).Round(time.Second))
+	title := fmt.Sprintf("queue: %d %s tasks on * * * * * *, %s, %d worker(s) x %d (prefetch %d), %s, %s", *n, *kind, transport, *workers, *conc, *prefetch, c.driver, ended.Sub(began).Round(time.Second))
 	return reportQueue(ctx, db, title, *n, from, steady, to, began, ended, [][2]string{
 		{"CPU (engine + workers, this process)", fmt.Sprintf("%.0f%% of one core", 100*float64(after.cpu-before.cpu)/float64(ended.Sub(began)))},
 		{"CPU (database server)", dbUse},

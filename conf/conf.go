@@ -46,6 +46,9 @@ type Worker struct {
 	// Concurrency is how many jobs of a queue run at once, unless its
 	// entry says. Defaults to 8.
 	Concurrency int `toml:"concurrency"`
+	// Prefetch is how many jobs of a queue a worker takes ahead of a free
+	// slot (engine.WorkerConfig.Prefetch). Defaults to 0.
+	Prefetch int `toml:"prefetch"`
 	// Token is what `taskrunner worker` presents to register: one made by
 	// `taskrunner tokens add`. Empty by default, which is refused.
 	Token string `toml:"token"`
@@ -190,6 +193,9 @@ func (cm *Common) validate(src tomlconf.Source) error {
 	}
 	if cm.Worker.Concurrency < 1 || cm.Worker.Concurrency > 10000 {
 		return src.Errorf("worker.concurrency", "want 1 to 10000, got %d", cm.Worker.Concurrency)
+	}
+	if cm.Worker.Prefetch < 0 || cm.Worker.Prefetch > 10000 {
+		return src.Errorf("worker.prefetch", "want 0 to 10000, got %d", cm.Worker.Prefetch)
 	}
 	if _, err := engine.ParseQueues(cm.Worker.Queues, cm.Worker.Concurrency); err != nil {
 		return src.Errorf("worker.queues", "%v", err)

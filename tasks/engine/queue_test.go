@@ -421,3 +421,39 @@ func TestQueue_BroadcastWithAKilledWorker(t *testing.T) {
 		}
 	})
 }
+
+// With prefetch, a worker takes jobs ahead of a free slot, and still runs
+// no more than its concurrency at once.
+func TestQueue_Prefetch(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupQueued(t, db, tr)
+		w, err := NewWorker(h.cfg, WorkerConfig{Queues: map[string]int{"q": 1}, Prefetch: 1}, h.db, h.reg, tr, h.log,
+			WithClock(h.clock), WithObserver(testObserver{runs: h.runs, fires: h.fires}))
+		must(t, err)
+		must(t, w.Start(context.Background()))
+		clockTickers(h.clock).Add(3)
+		t.Cleanup(func() { clockTickers(h.clock).Add(-3); must(t, w.Shutdown()) })
+		h.insert("two", "interval", "3600", "block", "", `{"queue": "q", "overlap": "allow"}`)
+		h.sync()
+		var ids []int64
+		for range 2 {
+			m, err := h.e.RunNow(context.Background(), "two", tasks.Args{})
+			must(t, err)
+			ids = append(ids, m.ID)
+			h.clock.Advance(time.Millisecond)
+		}
+		h.waitStarted()
+		for _, id := range ids { // both taken: one running, one waiting for the slot
+			waitFor(t, func() bool { r := h.run(id); return r.Status == models.RunRunning && r.Owner == w.ID() })
+		}
+		select {
+		case <-h.started:
+			t.Fatal("two runs at once with concurrency 1")
+		case <-time.After(200 * time.Millisecond):
+		}
+		h.releaseAll()
+		h.waitStarted()
+		h.wait(2)
+	})
+}

@@ -48,6 +48,9 @@ type Runner struct {
 	// was abandoned, or never started), before its outcome is recorded: a
 	// worker takes its next job then, not once the outcome is written.
 	returned func(runID int64)
+	// queueSlots, when set, returns the semaphore bounding the runs of a
+	// queue (a worker's concurrency per queue); nil falls back to sem.
+	queueSlots func(queue string) chan struct{}
 }
 
 const holdWrites = 100 * time.Millisecond
@@ -82,6 +85,7 @@ type runState struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 	held   bool // holds a slot of sem
+	sem    chan struct{}
 
 	// Set before running is.
 	run           *tasks.Run
@@ -168,7 +172,7 @@ func (st *runState) execute() {
 		}
 	}
 	select {
-	case r.sem <- struct{}{}:
+	case st.slots() <- struct{}{}:
 		st.held = true
 	case <-st.ctx.Done():
 	}
@@ -184,10 +188,22 @@ func (st *runState) execute() {
 	st.call(p)
 }
 
+// slots is the semaphore the run waits on: its queue's, on a worker that
+// bounds each queue apart, else the runner's.
+func (st *runState) slots() chan struct{} {
+	st.sem = st.r.sem
+	if st.r.queueSlots != nil {
+		if s := st.r.queueSlots(st.job.Queue); s != nil {
+			st.sem = s
+		}
+	}
+	return st.sem
+}
+
 // end records the outcome and lets the job go; it is called once.
 func (st *runState) end(f models.Finish, noRetry bool) {
 	if st.held {
-		<-st.r.sem
+		<-st.sem
 	}
 	if st.r.returned != nil {
 		st.r.returned(st.job.RunID)

@@ -23,6 +23,12 @@ type WorkerConfig struct {
 	// Queues maps each queue the worker reads to how many of its jobs it
 	// runs at once (seed 001's worker number).
 	Queues map[string]int
+	// Prefetch is how many jobs of a queue a worker takes ahead of a free
+	// slot, so the next starts without waiting for a take's round trip.
+	// A prefetched job is the worker's: should it die, the job follows
+	// its task's on_lost like one it ran (recover: runs elsewhere; drop:
+	// lost, not run). 0 takes a job only for a free slot.
+	Prefetch int
 	// Info is the worker's row info (host, IP, container, ...); the queues
 	// are added to it.
 	Info map[string]any
@@ -36,6 +42,9 @@ type WorkerConfig struct {
 func (w WorkerConfig) Validate() (string, error) {
 	if len(w.Queues) == 0 {
 		return "queues", errors.New("no queue to read")
+	}
+	if w.Prefetch < 0 || w.Prefetch > 10000 {
+		return "prefetch", fmt.Errorf("want 0 to 10000 jobs, got %d", w.Prefetch)
 	}
 	for name, n := range w.Queues {
 		if name == "" || !validQueueName(name) {
@@ -138,6 +147,19 @@ func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry
 	w.runner = NewRunner(db, reg, w.log, w.clock, handBack{w: w, next: w.completer}, e.obs, total, cfg.OutputLimit, cfg.Lease)
 	w.slots = map[int64]func(){}
 	w.runner.returned = w.freeSlot
+	// Each queue runs at most its concurrency at once, prefetched jobs
+	// waiting; the personal queue, at most the worker's total.
+	running := map[string]chan struct{}{}
+	for name, n := range wcfg.Queues {
+		running[name] = make(chan struct{}, n)
+	}
+	personal := make(chan struct{}, total)
+	w.runner.queueSlots = func(queue string) chan struct{} {
+		if _, ok := personalOwner(queue); ok {
+			return personal
+		}
+		return running[queue]
+	}
 	w.registry.fenced = func(old string) {
 		if n := w.runner.CancelOwner(old, errDeclaredDead); n > 0 {
 			w.log.Warn("runs cancelled: this worker lost them when it was declared dead", "count", n)
@@ -239,7 +261,7 @@ func (w *Worker) Shutdown() error {
 // id.
 func (w *Worker) consume(name func() string, n int) {
 	defer w.wg.Done()
-	slots := make(chan struct{}, n)
+	slots := make(chan struct{}, n+w.wcfg.Prefetch) // jobs in hand: running, or taken and waiting
 	// One taker per queue: what is received while a take is in flight is
 	// taken together next, in one statement.
 	takes := make(chan received, n)
