@@ -17,6 +17,12 @@
 //     accounts for every fire time nobody claimed.
 //   - timer: the gocron adapter, one gocron job per schedule group.
 //   - syncer: the task table to schedule groups; SyncOnce reconciles once.
+//   - sweeper (with a queue, WithQueue): sends again the queued runs a
+//     queue lost, and empties dead workers' queues.
+//
+// With a queue, runs of the tasks that name one (and of the functions
+// queued by default) are handed to it at their time, and a Worker (in
+// this process or another) takes and runs them.
 //
 // Start brings them up in that order and Shutdown takes them down in
 // the reverse one, so nothing is fired that cannot be run and nothing is
