@@ -116,6 +116,7 @@ func (t *LocalTransport) Kills(ctx context.Context) <-chan int64 {
 				break
 			}
 		}
+		close(c) // under mu: Kill sends under it too
 	}()
 	return c
 }
