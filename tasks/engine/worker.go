@@ -361,14 +361,24 @@ func (w *Worker) take(queue string, ds []Delivery, done func()) {
 	}
 	owner := w.ID()
 	var taken []int64
-	err := retryTransient(ctx, func() (err error) {
-		taken, err = models.TakeQueued(ctx, w.db, owner, w.host, uuid.NewString(), ids, w.clock.Now())
-		return err
-	})
+	// A database that does not answer is waited for until shutdown: the
+	// jobs are this consumer's until acknowledged, so given up here they
+	// would wait for this worker to stop.
+	var err error
+	for {
+		err = retryTransient(w.ctx, func() (err error) {
+			taken, err = models.TakeQueued(ctx, w.db, owner, w.host, uuid.NewString(), ids, w.clock.Now())
+			return err
+		})
+		if err == nil || models.IsPermanent(err) || w.ctx.Err() != nil {
+			break
+		}
+		w.log.Warn("jobs not taken yet: the database does not answer; trying again", "queue", queue, "jobs", len(ds), "error", err)
+	}
 	if err != nil {
-		// Not taken: the jobs stay unacknowledged, and the rows queued; a
-		// replica sends them again once this worker is declared dead, or
-		// they are received again.
+		// Not taken: the jobs stay unacknowledged and the rows queued; once
+		// this worker stops (or is declared dead) a replica takes the jobs
+		// back from it and sends them again.
 		w.log.Error("jobs not taken", "queue", queue, "jobs", len(ds), "error", err)
 		for range ds {
 			done()
