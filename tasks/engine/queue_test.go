@@ -29,6 +29,9 @@ func setupQueued(t *testing.T, db *models.DB, tr Transport, queued ...string) *h
 	return setupOpts(t, db, clockwork.NewFakeClockAt(start), nil, []Option{WithQueue(tr, byDefault)})
 }
 
+// workerTickers are a worker's tickers on the fake clock: beats, leases.
+const workerTickers = 2
+
 // worker starts a worker beside the harness's engine, on the same clock,
 // registry of functions and observer.
 func (h *harness) worker(tr Transport, queues map[string]int) *Worker {
@@ -42,18 +45,18 @@ func (h *harness) workerWith(cfg Config, tr Transport, queues map[string]int) *W
 		WithClock(h.clock), WithObserver(testObserver{runs: h.runs, fires: h.fires}))
 	must(h.t, err)
 	must(h.t, w.Start(context.Background()))
-	clockTickers(h.clock).Add(3) // beats, task cache, leases
+	clockTickers(h.clock).Add(workerTickers)
 	live := true
 	h.t.Cleanup(func() {
 		if live {
-			clockTickers(h.clock).Add(-3)
+			clockTickers(h.clock).Add(-workerTickers)
 			must(h.t, w.Shutdown())
 		}
 	})
 	h.workers = append(h.workers, func() {
 		if live {
 			live = false
-			clockTickers(h.clock).Add(-3)
+			clockTickers(h.clock).Add(-workerTickers)
 			w.crash()
 		}
 	})
@@ -68,7 +71,6 @@ func (w *Worker) crash() {
 	w.wg.Wait()
 	w.registry.halt()
 	w.runner.leases.Stop()
-	w.cache.Stop()
 	w.started = false
 }
 
@@ -372,7 +374,7 @@ func TestQueue_ShutdownHandsBack(t *testing.T) {
 		m, err := h.e.RunNow(context.Background(), "handed", tasks.Args{})
 		must(t, err)
 		h.waitStarted()
-		clockTickers(h.clock).Add(-3)
+		clockTickers(h.clock).Add(-workerTickers)
 		h.workers[0] = func() {} // shut down here, not again at cleanup
 		must(t, w1.Shutdown())
 		if r := h.run(m.ID); r.Status != models.RunQueued || r.Owner != "" {
@@ -432,8 +434,8 @@ func TestQueue_Prefetch(t *testing.T) {
 			WithClock(h.clock), WithObserver(testObserver{runs: h.runs, fires: h.fires}))
 		must(t, err)
 		must(t, w.Start(context.Background()))
-		clockTickers(h.clock).Add(3)
-		t.Cleanup(func() { clockTickers(h.clock).Add(-3); must(t, w.Shutdown()) })
+		clockTickers(h.clock).Add(workerTickers)
+		t.Cleanup(func() { clockTickers(h.clock).Add(-workerTickers); must(t, w.Shutdown()) })
 		h.insert("two", "interval", "3600", "block", "", `{"queue": "q", "overlap": "allow"}`)
 		h.sync()
 		var ids []int64

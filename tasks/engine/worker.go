@@ -138,7 +138,7 @@ func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry
 	}
 	w.registry = &registry{cfg: cfg, db: db, log: w.log, clock: w.clock, host: w.host, version: e.version,
 		kind: models.KindWorker, info: infoJSON, join: join}
-	w.cache = &taskCache{db: db, cfg: cfg, log: w.log, clock: w.clock}
+	w.cache = newTaskCache(db, cfg, w.log, w.clock)
 	w.completer = &completer{db: db, log: w.log, clock: w.clock, obs: e.obs, tab: w.cache, host: w.host}
 	total := 0
 	for _, n := range wcfg.Queues {
@@ -176,7 +176,6 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.registry.Start(ctx); err != nil {
 		return fmt.Errorf("worker: register: %w", err)
 	}
-	w.cache.Start()
 	w.completer.Start()
 	w.runner.Start()
 	w.ctx, w.stop = context.WithCancel(context.Background())
@@ -248,7 +247,6 @@ func (w *Worker) Shutdown() error {
 		w.log.Warn("shutdown: jobs left unacknowledged; the replicas take them back")
 	}
 	w.completer.Stop()
-	w.cache.Stop()
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stopCancel()
 	w.registry.Stop(stopCtx)
@@ -477,99 +475,88 @@ func (w *Worker) ack(queue string, ids []string) {
 	}
 }
 
-// taskCache is a worker's view of the task table, for the follow-ups of
-// an outcome (retries, child tasks): the valid rows, read every sync
-// interval.
+// taskCache is a worker's view of the task rows its outcomes need for
+// their follow-ups (retries, child tasks): each row read when first asked
+// for, by id or by key, and read again once a sync interval old. Rows not
+// valid, or whose extra does not parse, are not scheduled by the
+// replicas either: they have no follow-ups.
 type taskCache struct {
 	db    *models.DB
 	cfg   Config
 	log   *slog.Logger
 	clock clockwork.Clock
 
-	mu     sync.Mutex
-	byID   map[int64]*entry
-	keyed  map[string]*entry
-	loaded time.Time // by the wall clock: bounds reads on a miss
-	maxID  int64     // the highest row id read
-	loop   loop
+	mu    sync.Mutex
+	byID  map[int64]cached
+	keyed map[string]cached
 }
 
-func (c *taskCache) Start() {
-	if err := c.load(context.Background()); err != nil {
-		c.log.Warn("read task table", "error", err)
-	}
-	c.loop.every(c.clock, c.cfg.SyncInterval, nil, func() {
-		if err := c.load(context.Background()); err != nil {
-			c.log.Warn("read task table", "error", err)
-		}
-	})
+// cached is a row as read (nil: none, or not scheduled) and when.
+type cached struct {
+	ent  *entry
+	read time.Time
 }
 
-func (c *taskCache) Stop() { c.loop.halt() }
-
-func (c *taskCache) load(ctx context.Context) error {
-	rows, err := models.ListTasks(ctx, c.db)
-	if err != nil {
-		return err
-	}
-	byID, keyed := map[int64]*entry{}, map[string]*entry{}
-	var maxID int64
-	for _, t := range rows {
-		maxID = max(maxID, t.ID)
-		if t.IsValid != 1 {
-			continue
-		}
-		opts, _, err := parseOptions(t.Extra, time.UTC, c.cfg.Defaults)
-		if err != nil {
-			continue // not scheduled by the replicas either
-		}
-		ent := &entry{task: t, opts: opts}
-		byID[t.ID] = ent
-		if other := keyed[t.Key]; other == nil || t.ID < other.task.ID {
-			keyed[t.Key] = ent
-		}
-	}
-	c.mu.Lock()
-	c.byID, c.keyed, c.loaded, c.maxID = byID, keyed, time.Now(), maxID
-	c.mu.Unlock()
-	return nil
+func newTaskCache(db *models.DB, cfg Config, log *slog.Logger, clock clockwork.Clock) *taskCache {
+	return &taskCache{db: db, cfg: cfg, log: log, clock: clock, byID: map[int64]cached{}, keyed: map[string]cached{}}
 }
 
-// options returns a valid task's options; a task the cache does not
-// know (added since it was read) is read again first.
 func (c *taskCache) options(id int64) (taskOptions, bool) {
-	if ent := c.get(func() *entry { return c.byID[id] }, id); ent != nil {
-		return ent.opts, true
+	ent := c.get(func() (cached, bool) { v, ok := c.byID[id]; return v, ok },
+		func(ctx context.Context) (models.Task, error) { return models.GetTask(ctx, c.db, id) },
+		func(v cached) { c.byID[id] = v })
+	if ent == nil {
+		return taskOptions{}, false
 	}
-	return taskOptions{}, false
+	return ent.opts, true
 }
 
-// byKey returns the valid task holding key, reading the table again when
-// it is not known.
 func (c *taskCache) byKey(key string) (*entry, time.Time, bool) {
-	ent := c.get(func() *entry { return c.keyed[key] }, 0)
+	ent := c.get(func() (cached, bool) { v, ok := c.keyed[key]; return v, ok },
+		func(ctx context.Context) (models.Task, error) { return models.GetTaskByKey(ctx, c.db, key) },
+		func(v cached) { c.keyed[key] = v })
 	return ent, time.Time{}, ent != nil
 }
 
-// get looks an entry up, and on a miss reads the table again and looks
-// again: at once for a row newer than the cache (id above any it read),
-// else at most once a second.
-func (c *taskCache) get(look func() *entry, id int64) *entry {
+// get returns the cached entry, or reads the row when it is missing or a
+// sync interval old. A row that cannot be read now keeps what was cached.
+func (c *taskCache) get(look func() (cached, bool), read func(context.Context) (models.Task, error), store func(cached)) *entry {
+	now := c.clock.Now()
 	c.mu.Lock()
-	ent := look()
-	stale := ent == nil && (id > c.maxID || time.Since(c.loaded) >= time.Second)
+	v, ok := look()
 	c.mu.Unlock()
-	if !stale {
-		return ent
+	if ok && now.Sub(v.read) < c.cfg.SyncInterval {
+		return v.ent
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.load(ctx); err != nil {
-		c.log.Warn("read task table", "error", err)
+	t, err := read(ctx)
+	switch {
+	case errors.Is(err, models.ErrTaskNotFound):
+		v = cached{read: now}
+	case err != nil:
+		c.log.Warn("read task row", "error", err)
+		return v.ent
+	default:
+		v = cached{ent: c.scheduled(t), read: now}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return look()
+	store(v)
+	c.mu.Unlock()
+	return v.ent
+}
+
+// scheduled is the entry of a row the replicas schedule, with its
+// options; nil for one they do not.
+func (c *taskCache) scheduled(t models.Task) *entry {
+	if t.IsValid != 1 {
+		return nil
+	}
+	opts, _, err := parseOptions(t.Extra, time.UTC, c.cfg.Defaults)
+	if err != nil {
+		return nil
+	}
+	return &entry{task: t, opts: opts}
 }
 
 // jsonText is v as JSON text.
