@@ -121,3 +121,26 @@ func (g *Gate) Abort() {
 	g.aborted.Store(true)
 	g.Release()
 }
+
+// rowJob is the job of a run's row (a pending attempt, or a queued run
+// sent again), as its task is scheduled now; next is the task's next fire
+// time (none: its last run, done).
+func rowJob(ent *entry, row models.ExecuteTask, args tasks.Args, next time.Time, owner, queue string) Job {
+	doneStatus := models.TaskReady
+	if next.IsZero() {
+		doneStatus = models.TaskDone
+	}
+	return Job{
+		RunID: row.ID, TraceID: row.TraceID, TaskID: row.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: args, Extra: ent.extra(),
+		ScheduledAt: row.ScheduledAt.Time, Source: row.Source, Attempt: row.Attempt, FirstID: row.FirstID.Int64,
+		Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: queue,
+		Shard: row.Shard, Shards: row.ShardTotal,
+	}
+}
+
+// closeUnscheduled closes a pending or queued run whose task is no longer
+// scheduled (disabled, deleted, in error): skipped, not run.
+func closeUnscheduled(ctx context.Context, db *models.DB, id int64, from, what string, now time.Time) error {
+	_, err := models.CloseRun(ctx, db, id, from, models.RunSkipped, what+" not run: the task is no longer scheduled", now, time.Time{})
+	return err
+}

@@ -71,7 +71,7 @@ func (r *retrier) startDue(ctx context.Context) error {
 	for _, p := range due {
 		ent, next, ok := r.tab.scheduled(p.TaskID)
 		if !ok {
-			if _, err := models.CloseRun(ctx, r.db, p.ID, models.RunPending, models.RunSkipped, "attempt not run: the task is no longer scheduled", now, time.Time{}); err != nil {
+			if err := closeUnscheduled(ctx, r.db, p.ID, models.RunPending, "attempt", now); err != nil {
 				return err
 			}
 			continue
@@ -93,16 +93,7 @@ func (r *retrier) startDue(ctx context.Context) error {
 		if err := models.MarkTasksFired(ctx, r.db, []int64{p.TaskID}, p.ScheduledAt.Time, next, true); err != nil {
 			r.log.Warn("attempt claimed but task state not written", "error", err)
 		}
-		doneStatus := models.TaskReady
-		if next.IsZero() {
-			doneStatus = models.TaskDone
-		}
-		r.exec.Execute(ctx, []Job{{
-			RunID: p.ID, TraceID: p.TraceID, TaskID: p.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: args, Extra: ent.extra(),
-			ScheduledAt: p.ScheduledAt.Time, Source: p.Source, Attempt: p.Attempt, FirstID: p.FirstID.Int64,
-			Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: ent.queue,
-			Shard: p.Shard, Shards: p.ShardTotal,
-		}}, nil)
+		r.exec.Execute(ctx, []Job{rowJob(ent, p, args, next, owner, ent.queue)}, nil)
 	}
 	return nil
 }

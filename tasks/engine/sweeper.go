@@ -139,7 +139,7 @@ func (s *sweeper) abandoned(ctx context.Context, name, owner string) error {
 		ent, _, ok := s.tab.scheduled(row.TaskID)
 		switch {
 		case !ok:
-			_, err = models.CloseRun(ctx, s.db, row.ID, models.RunQueued, models.RunSkipped, "queued run not run: the task is no longer scheduled", now, time.Time{})
+			err = closeUnscheduled(ctx, s.db, row.ID, models.RunQueued, "queued run", now)
 		case ent.opts.Route == RouteBroadcast:
 			_, err = models.CloseRun(ctx, s.db, row.ID, models.RunQueued, models.RunLost,
 				fmt.Sprintf("lost: its worker %s died before taking this broadcast run", owner), now, now)
@@ -172,7 +172,7 @@ func (s *sweeper) resend(ctx context.Context, name string) error {
 	for _, row := range rows {
 		ent, next, ok := s.tab.scheduled(row.TaskID)
 		if !ok {
-			if _, err := models.CloseRun(ctx, s.db, row.ID, models.RunQueued, models.RunSkipped, "queued run not run: the task is no longer scheduled", now, time.Time{}); err != nil {
+			if err := closeUnscheduled(ctx, s.db, row.ID, models.RunQueued, "queued run", now); err != nil {
 				return err
 			}
 			continue
@@ -184,9 +184,7 @@ func (s *sweeper) resend(ctx context.Context, name string) error {
 			}
 			continue
 		}
-		job := rowJob(ent, row, next, "", name)
-		job.Args = args
-		jobs = append(jobs, job)
+		jobs = append(jobs, rowJob(ent, row, args, next, "", name))
 		ids = append(ids, row.ID)
 	}
 	if len(jobs) == 0 {
@@ -198,18 +196,4 @@ func (s *sweeper) resend(ctx context.Context, name string) error {
 	}
 	s.log.Info("queued runs sent again", "queue", name, "runs", len(jobs), "epoch", got)
 	return models.SentRuns(ctx, s.db, ids, got, now)
-}
-
-// rowJob is the job of a run's row, as its task is scheduled now.
-func rowJob(ent *entry, row models.ExecuteTask, next time.Time, owner, queue string) Job {
-	doneStatus := models.TaskReady
-	if next.IsZero() {
-		doneStatus = models.TaskDone
-	}
-	return Job{
-		RunID: row.ID, TraceID: row.TraceID, TaskID: row.TaskID, TaskKey: ent.task.Key, Func: ent.task.Func, Args: ent.args, Extra: ent.extra(),
-		ScheduledAt: row.ScheduledAt.Time, Source: row.Source, Attempt: row.Attempt, FirstID: row.FirstID.Int64,
-		Timeout: time.Duration(ent.opts.Timeout), Owner: owner, DoneStatus: doneStatus, Queue: queue,
-		Shard: row.Shard, Shards: row.ShardTotal,
-	}
 }
