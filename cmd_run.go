@@ -60,15 +60,11 @@ func daemon(confDir string, stdout io.Writer) error {
 			return err
 		}
 	}
-	builtin, err := kinds.New(a.cfg.Kinds, a.log, kinds.WithTaskDB(a.db))
+	reg, closeKinds, err := appRegistry(a)
 	if err != nil {
 		return err
 	}
-	defer builtin.Close()
-	reg, err := registry(builtin, a.db, a.cfg.Common.Retention)
-	if err != nil {
-		return err
-	}
+	defer closeKinds()
 	m := metrics.New(a.db, metrics.Config{}, a.log)
 	alerts, stopAlerts, err := startAlerts(a)
 	if err != nil {
@@ -224,6 +220,21 @@ func editBus(ctx context.Context, a *app, eng *engine.Engine) *edits.Bus {
 // them, and the CLI checks rows against them as the engine would (with
 // builtin nil: the kinds and the system tasks with their default
 // configuration, for their names and args; they are not run).
+// appRegistry is the registry of the daemon and the workers: the
+// functions of the binary, and the kinds configured by kinds.toml (their
+// datasource pools released by close).
+func appRegistry(a *app) (reg *tasks.Registry, close func(), err error) {
+	builtin, err := kinds.New(a.cfg.Kinds, a.log, kinds.WithTaskDB(a.db))
+	if err != nil {
+		return nil, nil, err
+	}
+	if reg, err = registry(builtin, a.db, a.cfg.Common.Retention); err != nil {
+		_ = builtin.Close()
+		return nil, nil, err
+	}
+	return reg, func() { _ = builtin.Close() }, nil
+}
+
 func registry(builtin *kinds.Kinds, db *models.DB, retention system.Config) (*tasks.Registry, error) {
 	if builtin == nil {
 		var err error

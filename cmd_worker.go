@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"taskrunner/tasks/engine"
-	"taskrunner/tasks/kinds"
 )
 
 func newWorkerCmd(g *globals) *cobra.Command {
@@ -77,15 +76,11 @@ func runWorker(confDir string, queues []string, concurrency, prefetch int, queue
 		return err
 	}
 	defer closeTr()
-	builtin, err := kinds.New(a.cfg.Kinds, a.log, kinds.WithTaskDB(a.db))
+	reg, closeKinds, err := appRegistry(a)
 	if err != nil {
 		return err
 	}
-	defer builtin.Close()
-	reg, err := registry(builtin, a.db, a.cfg.Common.Retention)
-	if err != nil {
-		return err
-	}
+	defer closeKinds()
 	w, err := engine.NewWorker(a.cfg.Common.Scheduler, engine.WorkerConfig{Queues: byQueue, Prefetch: prefetch, Info: hostInfo(), Join: workerJoin(a, wc.Token)},
 		a.db, reg, tr, a.log, engine.WithVersion(version))
 	if err != nil {
