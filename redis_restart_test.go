@@ -9,11 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"taskrunner/models"
@@ -118,36 +116,13 @@ func TestWorkers_RedisRestarted(t *testing.T) {
 		must(t, err)
 	}
 
-	bin := build(t)
-	confDir := localConf(t)
-	env := append(os.Environ(), "APP_ENV=local",
-		"TASKRUNNER_COMMON_APP_DATABASE=mysql", "TASKRUNNER_MYSQL_DSN="+cfg.DSN,
-		"TASKRUNNER_REDIS_ADDR="+rs.addr, "TASKRUNNER_REDIS_DB=0", "TASKRUNNER_REDIS_PREFIX=tr"+uuid.NewString()[:8],
-		"TASKRUNNER_COMMON_WORKER_EMBEDDED=false", "TASKRUNNER_API_ADDR=", "TASKRUNNER_KINDS_SHELL_ALLOW_OUTSIDE=true",
-		"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=1s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=10s",
-		"TASKRUNNER_KINDS_SHELL_LOG_DIR="+t.TempDir(), "TASKRUNNER_COMMON_WORKER_TOKEN="+token)
-	var procs []*proc
-	start := func(args ...string) {
-		p := &proc{cmd: exec.Command(bin, append([]string{"--conf", confDir}, args...)...)}
-		p.cmd.Env = env
-		p.cmd.Stdout, p.cmd.Stderr = p, p
-		must(t, p.cmd.Start())
-		procs = append(procs, p)
-	}
 	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			_ = p.cmd.Wait()
-		}
 		if t.Failed() {
-			for i, p := range procs {
-				t.Logf("process %d %v:\n%s", i, p.cmd.Args[3:], p.text())
-			}
 			t.Logf("redis-server:\n%s", rs.out.text())
 		}
 	})
+	startProc := startProcs(t, cfg.DSN, rs.addr, 0)
+	start := func(args ...string) { startProc([]string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}, args...) }
 	count := func(query string, args ...any) int {
 		t.Helper()
 		var n int

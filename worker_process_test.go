@@ -38,6 +38,47 @@ func (p *proc) text() string {
 	return p.out.String()
 }
 
+// startProcs returns how a test starts taskrunner processes: the binary,
+// built once, on a copy of conf/local with the MySQL database dsn, Redis
+// at addr (database db, a key prefix of its own), no embedded worker, no
+// API, programs outside collect/ allowed, 1 s syncs and a 10 s lease; each
+// with extraEnv too. They get SIGTERM at the test's end, and their output
+// is logged if it failed.
+func startProcs(t *testing.T, dsn, addr string, db int) func(extraEnv []string, args ...string) *proc {
+	t.Helper()
+	bin := build(t)
+	confDir := localConf(t)
+	env := append(os.Environ(), "APP_ENV=local",
+		"TASKRUNNER_COMMON_APP_DATABASE=mysql", "TASKRUNNER_MYSQL_DSN="+dsn,
+		"TASKRUNNER_REDIS_ADDR="+addr, fmt.Sprintf("TASKRUNNER_REDIS_DB=%d", db), "TASKRUNNER_REDIS_PREFIX=tw"+uuid.NewString()[:8],
+		"TASKRUNNER_COMMON_WORKER_EMBEDDED=false", "TASKRUNNER_API_ADDR=", "TASKRUNNER_KINDS_SHELL_ALLOW_OUTSIDE=true",
+		"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=1s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=10s",
+		"TASKRUNNER_KINDS_SHELL_LOG_DIR="+t.TempDir())
+	var procs []*proc
+	t.Cleanup(func() {
+		for _, p := range procs {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			_ = p.cmd.Wait()
+		}
+		if t.Failed() {
+			for i, p := range procs {
+				t.Logf("process %d %v:\n%s", i, p.cmd.Args[3:], p.text())
+			}
+		}
+	})
+	return func(extraEnv []string, args ...string) *proc {
+		t.Helper()
+		p := &proc{cmd: exec.Command(bin, append([]string{"--conf", confDir}, args...)...)}
+		p.cmd.Env = append(append([]string{}, env...), extraEnv...)
+		p.cmd.Stdout, p.cmd.Stderr = p, p
+		must(t, p.cmd.Start())
+		procs = append(procs, p)
+		return p
+	}
+}
+
 // TestWorkers_Processes runs a daemon and `taskrunner worker` processes
 // on MySQL and Redis: a worker SIGKILLed with a job in hand (the job runs
 // to completion once on another worker, its task saying on_lost
@@ -64,35 +105,7 @@ func TestWorkers_Processes(t *testing.T) {
 	token, err := models.AddWorkerToken(ctx, db, "test", time.Now())
 	must(t, err)
 
-	bin := build(t)
-	confDir := localConf(t)
-	env := append(os.Environ(), "APP_ENV=local",
-		"TASKRUNNER_COMMON_APP_DATABASE=mysql", "TASKRUNNER_MYSQL_DSN="+cfg.DSN,
-		"TASKRUNNER_REDIS_ADDR="+addr, "TASKRUNNER_REDIS_DB=11", "TASKRUNNER_REDIS_PREFIX=tw"+uuid.NewString()[:8],
-		"TASKRUNNER_COMMON_WORKER_EMBEDDED=false", "TASKRUNNER_API_ADDR=", "TASKRUNNER_KINDS_SHELL_ALLOW_OUTSIDE=true",
-		"TASKRUNNER_COMMON_SCHEDULER_SYNC_INTERVAL=1s", "TASKRUNNER_COMMON_SCHEDULER_LEASE=10s")
-	var procs []*proc
-	start := func(extraEnv []string, args ...string) *proc {
-		p := &proc{cmd: exec.Command(bin, append([]string{"--conf", confDir}, args...)...)}
-		p.cmd.Env = append(append([]string{}, env...), extraEnv...)
-		p.cmd.Stdout, p.cmd.Stderr = p, p
-		must(t, p.cmd.Start())
-		procs = append(procs, p)
-		return p
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			_ = p.cmd.Wait()
-		}
-		if t.Failed() {
-			for i, p := range procs {
-				t.Logf("process %d %v:\n%s", i, p.cmd.Args[3:], p.text())
-			}
-		}
-	})
+	start := startProcs(t, cfg.DSN, addr, 11)
 	withToken := []string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}
 
 	// A bad token: refused, the token never printed.
