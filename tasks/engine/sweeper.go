@@ -94,11 +94,9 @@ func (s *sweeper) queues(inUse []string) []string {
 	for _, n := range inUse {
 		add(n)
 	}
-	s.tab.mu.Lock()
-	for _, ent := range s.tab.entries {
-		add(ent.queue)
+	for _, n := range s.tab.queueNames() {
+		add(n)
 	}
-	s.tab.mu.Unlock()
 	return out
 }
 

@@ -45,10 +45,13 @@ type table struct {
 	// counts is entries by state, kept as entries come and go, so a
 	// sync reports it without a walk of 100,000 entries or a query.
 	counts TaskCounts
+	// queues counts the entries by the queue their runs go to, so the
+	// sweeper knows the queues without a walk of the entries.
+	queues map[string]int
 }
 
 func newTable() *table {
-	return &table{entries: map[int64]*entry{}, groups: map[string]*group{}, keys: map[string]int64{}}
+	return &table{entries: map[int64]*entry{}, groups: map[string]*group{}, keys: map[string]int64{}, queues: map[string]int{}}
 }
 
 // TaskCounts counts the rows the engine knows by the state it applied to
@@ -80,15 +83,40 @@ func (c *TaskCounts) add(ent *entry, n int) {
 func (t *table) put(ent *entry) {
 	if old := t.entries[ent.task.ID]; old != nil {
 		t.counts.add(old, -1)
+		t.countQueue(old.queue, -1)
 	}
 	t.counts.add(ent, 1)
+	t.countQueue(ent.queue, 1)
 	t.entries[ent.task.ID] = ent
+}
+
+// countQueue counts an entry in its queue, n = 1, or out of it, n = -1.
+// Called with mu held.
+func (t *table) countQueue(queue string, n int) {
+	if queue == "" {
+		return
+	}
+	if t.queues[queue] += n; t.queues[queue] == 0 {
+		delete(t.queues, queue)
+	}
+}
+
+// queueNames returns the queues the entries' runs go to.
+func (t *table) queueNames() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.queues))
+	for q := range t.queues {
+		out = append(out, q)
+	}
+	return out
 }
 
 // drop forgets a row. Called with mu held.
 func (t *table) drop(id int64) {
 	if old := t.entries[id]; old != nil {
 		t.counts.add(old, -1)
+		t.countQueue(old.queue, -1)
 		delete(t.entries, id)
 	}
 }
