@@ -27,14 +27,19 @@ import (
 // It returns the ids it moved.
 func QueueRuns(ctx context.Context, q Querier, owner string, ids []int64, queue, epoch string, now time.Time) ([]int64, error) {
 	t := q.Dialect().time(now)
+	var moved int64
 	for _, part := range chunks(ids, inList) {
-		_, err := execIn(ctx, q, "UPDATE execute_task SET status = ?, owner = '', queue = ?, queue_epoch = ?, retry_at = ? "+
+		n, err := execIn(ctx, q, "UPDATE execute_task SET status = ?, owner = '', queue = ?, queue_epoch = ?, retry_at = ? "+
 			"WHERE status = ? AND owner = ? AND started_at IS NULL AND id IN (?) "+
 			"AND EXISTS (SELECT 1 FROM replica WHERE replica.id = ? AND replica.dead_at IS NULL)",
 			RunQueued, queue, epoch, t, RunRunning, owner, part, owner)
 		if err != nil {
 			return nil, fmt.Errorf("queue %d runs on %s: %w", len(part), queue, err)
 		}
+		moved += n
+	}
+	if moved == int64(len(ids)) { // every run moved (ids are distinct): the count says it
+		return ids, nil
 	}
 	return queuedOf(ctx, q, ids, queue)
 }
