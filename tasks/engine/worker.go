@@ -74,6 +74,7 @@ type Worker struct {
 	log   *slog.Logger
 	clock clockwork.Clock
 	host  string
+	total int // jobs of all its queues at once
 
 	registry  *registry
 	cache     *taskCache
@@ -140,11 +141,10 @@ func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry
 		kind: models.KindWorker, info: infoJSON, join: join}
 	w.cache = newTaskCache(db, cfg, w.log, w.clock)
 	w.completer = &completer{db: db, log: w.log, clock: w.clock, obs: e.obs, tab: w.cache, host: w.host}
-	total := 0
 	for _, n := range wcfg.Queues {
-		total += n
+		w.total += n
 	}
-	w.runner = NewRunner(db, reg, w.log, w.clock, handBack{w: w, next: w.completer}, e.obs, total, cfg.OutputLimit, cfg.Lease)
+	w.runner = NewRunner(db, reg, w.log, w.clock, handBack{w: w, next: w.completer}, e.obs, w.total, cfg.OutputLimit, cfg.Lease)
 	w.slots = map[int64]func(){}
 	w.runner.returned = w.freeSlot
 	// Each queue runs at most its concurrency at once, prefetched jobs
@@ -153,7 +153,7 @@ func NewWorker(cfg Config, wcfg WorkerConfig, db *models.DB, reg *tasks.Registry
 	for name, n := range wcfg.Queues {
 		running[name] = make(chan struct{}, n)
 	}
-	personal := make(chan struct{}, total)
+	personal := make(chan struct{}, w.total)
 	w.runner.queueSlots = func(queue string) chan struct{} {
 		if _, ok := personalOwner(queue); ok {
 			return personal
@@ -193,22 +193,20 @@ func (w *Worker) Start(ctx context.Context) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	total := 0
 	for _, name := range names {
 		w.wg.Add(1)
 		go w.consume(func() string { return name }, w.wcfg.Queues[name])
-		total += w.wcfg.Queues[name]
 	}
 	// Its personal queue: broadcast runs, and shards spread over workers.
 	w.wg.Add(1)
-	go w.consume(func() string { return personalQueue(w.ID()) }, total)
+	go w.consume(func() string { return personalQueue(w.ID()) }, w.total)
 	w.started = true
 	w.log.Info("worker registered", "worker", w.ID(), "host", w.host, "queues", strings.Join(names, ","))
 	return nil
 }
 
-// Run starts the worker (waiting while the database is unreachable),
-// works until ctx ends, then shuts down.
+// Run starts the worker (an error if it cannot register), works until
+// ctx ends or its token is refused, then shuts down.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.Start(ctx); err != nil {
 		return err
