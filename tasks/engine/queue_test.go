@@ -29,8 +29,9 @@ func setupQueued(t *testing.T, db *models.DB, tr Transport, queued ...string) *h
 	return setupOpts(t, db, clockwork.NewFakeClockAt(start), nil, []Option{WithQueue(tr, byDefault)})
 }
 
-// workerTickers are a worker's tickers on the fake clock: beats, leases.
-const workerTickers = 2
+// workerTickers are a worker's tickers on the fake clock: beats, task
+// cache, leases.
+const workerTickers = 3
 
 // worker starts a worker beside the harness's engine, on the same clock,
 // registry of functions and observer.
@@ -71,6 +72,7 @@ func (w *Worker) crash() {
 	w.wg.Wait()
 	w.registry.halt()
 	w.runner.leases.Stop()
+	w.cache.Stop()
 	w.started = false
 }
 

@@ -176,6 +176,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.registry.Start(ctx); err != nil {
 		return fmt.Errorf("worker: register: %w", err)
 	}
+	w.cache.Start()
 	w.completer.Start()
 	w.runner.Start()
 	w.ctx, w.stop = context.WithCancel(context.Background())
@@ -245,6 +246,7 @@ func (w *Worker) Shutdown() error {
 		w.log.Warn("shutdown: jobs left unacknowledged; the replicas take them back")
 	}
 	w.completer.Stop()
+	w.cache.Stop()
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stopCancel()
 	w.registry.Stop(stopCtx)
@@ -474,10 +476,11 @@ func (w *Worker) ack(queue string, ids []string) {
 }
 
 // taskCache is a worker's view of the task rows its outcomes need for
-// their follow-ups (retries, child tasks): each row read when first asked
-// for, by id or by key, and read again once a sync interval old. Rows not
-// valid, or whose extra does not parse, are not scheduled by the
-// replicas either: they have no follow-ups.
+// their follow-ups (retries, child tasks): every row, read every sync
+// interval, and between two reads a row asked for and not known (added
+// since) read alone, by id or key. Rows not valid, or whose extra does
+// not parse, are not scheduled by the replicas either: they have no
+// follow-ups.
 type taskCache struct {
 	db    *models.DB
 	cfg   Config
@@ -485,24 +488,49 @@ type taskCache struct {
 	clock clockwork.Clock
 
 	mu    sync.Mutex
-	byID  map[int64]cached
-	keyed map[string]cached
-}
-
-// cached is a row as read (nil: none, or not scheduled) and when.
-type cached struct {
-	ent  *entry
-	read time.Time
+	byID  map[int64]*entry  // nil: known not to be scheduled
+	keyed map[string]*entry // the same, by key
+	loop  loop
 }
 
 func newTaskCache(db *models.DB, cfg Config, log *slog.Logger, clock clockwork.Clock) *taskCache {
-	return &taskCache{db: db, cfg: cfg, log: log, clock: clock, byID: map[int64]cached{}, keyed: map[string]cached{}}
+	return &taskCache{db: db, cfg: cfg, log: log, clock: clock, byID: map[int64]*entry{}, keyed: map[string]*entry{}}
+}
+
+func (c *taskCache) Start() {
+	c.reload()
+	c.loop.every(c.clock, c.cfg.SyncInterval, nil, c.reload)
+}
+
+func (c *taskCache) Stop() { c.loop.halt() }
+
+// reload reads every row; what cannot be read now stays as it was.
+func (c *taskCache) reload() {
+	rows, err := models.ListTasks(context.Background(), c.db)
+	if err != nil {
+		c.log.Warn("read task table", "error", err)
+		return
+	}
+	byID, keyed := make(map[int64]*entry, len(rows)), make(map[string]*entry, len(rows))
+	for _, t := range rows {
+		ent := c.scheduled(t)
+		byID[t.ID] = ent
+		if ent == nil {
+			continue
+		}
+		if other := keyed[t.Key]; other == nil || t.ID < other.task.ID {
+			keyed[t.Key] = ent // of two valid rows of a key, the lower id runs
+		}
+	}
+	c.mu.Lock()
+	c.byID, c.keyed = byID, keyed
+	c.mu.Unlock()
 }
 
 func (c *taskCache) options(id int64) (taskOptions, bool) {
-	ent := c.get(func() (cached, bool) { v, ok := c.byID[id]; return v, ok },
+	ent := c.get(func() (*entry, bool) { v, ok := c.byID[id]; return v, ok },
 		func(ctx context.Context) (models.Task, error) { return models.GetTask(ctx, c.db, id) },
-		func(v cached) { c.byID[id] = v })
+		func(v *entry) { c.byID[id] = v })
 	if ent == nil {
 		return taskOptions{}, false
 	}
@@ -510,38 +538,36 @@ func (c *taskCache) options(id int64) (taskOptions, bool) {
 }
 
 func (c *taskCache) byKey(key string) (*entry, time.Time, bool) {
-	ent := c.get(func() (cached, bool) { v, ok := c.keyed[key]; return v, ok },
+	ent := c.get(func() (*entry, bool) { v, ok := c.keyed[key]; return v, ok },
 		func(ctx context.Context) (models.Task, error) { return models.GetTaskByKey(ctx, c.db, key) },
-		func(v cached) { c.keyed[key] = v })
+		func(v *entry) { c.keyed[key] = v })
 	return ent, time.Time{}, ent != nil
 }
 
-// get returns the cached entry, or reads the row when it is missing or a
-// sync interval old. A row that cannot be read now keeps what was cached.
-func (c *taskCache) get(look func() (cached, bool), read func(context.Context) (models.Task, error), store func(cached)) *entry {
-	now := c.clock.Now()
+// get returns the cached entry, or, for a row not known, reads that row
+// alone and keeps what it found (until the next reload).
+func (c *taskCache) get(look func() (*entry, bool), read func(context.Context) (models.Task, error), store func(*entry)) *entry {
 	c.mu.Lock()
-	v, ok := look()
+	ent, ok := look()
 	c.mu.Unlock()
-	if ok && now.Sub(v.read) < c.cfg.SyncInterval {
-		return v.ent
+	if ok {
+		return ent
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	t, err := read(ctx)
 	switch {
 	case errors.Is(err, models.ErrTaskNotFound):
-		v = cached{read: now}
 	case err != nil:
 		c.log.Warn("read task row", "error", err)
-		return v.ent
+		return nil // not kept: read again when asked again
 	default:
-		v = cached{ent: c.scheduled(t), read: now}
+		ent = c.scheduled(t)
 	}
 	c.mu.Lock()
-	store(v)
+	store(ent)
 	c.mu.Unlock()
-	return v.ent
+	return ent
 }
 
 // scheduled is the entry of a row the replicas schedule, with its
