@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -84,13 +85,24 @@ func ListUnsent(ctx context.Context, q Querier, queue, epoch string, limit int) 
 	return rs, nil
 }
 
-// QueuesInUse returns the names of the queues that queued rows wait on.
+// QueuesInUse returns the names of the queues that queued rows wait on,
+// in order. It reads one index entry per queue (MIN over the queued
+// index, from the last name found), not every queued row: a DISTINCT
+// read them all, every heartbeat, however long the backlog.
 func QueuesInUse(ctx context.Context, q Querier) ([]string, error) {
 	var names []string
-	if err := sqlx.SelectContext(ctx, q, &names, "SELECT DISTINCT queue FROM execute_task WHERE status = ?", RunQueued); err != nil {
-		return nil, fmt.Errorf("list queues in use: %w", err)
+	after := ""
+	for {
+		var next sql.NullString
+		if err := sqlx.GetContext(ctx, q, &next, "SELECT MIN(queue) FROM execute_task WHERE status = ? AND queue > ?", RunQueued, after); err != nil {
+			return nil, fmt.Errorf("list queues in use: %w", err)
+		}
+		if !next.Valid {
+			return names, nil
+		}
+		names = append(names, next.String)
+		after = next.String
 	}
-	return names, nil
 }
 
 // TakeQueued moves queued rows to worker, running and started now, and

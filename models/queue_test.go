@@ -2,7 +2,9 @@ package models_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +111,74 @@ func TestQueue_RowStates(t *testing.T) {
 			t.Fatalf("queues in use %v", names)
 		}
 	})
+}
+
+// The sweeper's reads each heartbeat (QueuesInUse, ListUnsent, and
+// ListQueuedOn for a dead worker's queue) read the queued rows' index,
+// not the history: with 3,000 finished runs and a backlog of 3,000 queued
+// ones, each reads a handful of rows. Before, ListUnsent walked the
+// primary key through the whole table and QueuesInUse every queued row,
+// each heartbeat, so a backlog made the database slower, and the backlog
+// longer.
+func TestQueue_SweepReadsNoHistory(t *testing.T) {
+	cfg := modelstest.EmptyMySQL(t)
+	cfg.MaxOpenConns, cfg.MaxIdleConns = 1, 1 // one session: its counters are ours
+	db := modelstest.Open(t, cfg)
+	if _, err := models.Migrate(context.Background(), db, modelstest.Schema(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	id, err := models.InsertTask(ctx, db, models.Task{Key: "hist", Func: "f", Trigger: "interval", Spec: "1", IsValid: 1})
+	must(t, err)
+	insert := func(n int, status, queue, epoch string, from time.Time) {
+		var b strings.Builder
+		b.WriteString("INSERT INTO execute_task (task_id, status, trace_id, task_key, scheduled_at, queue, queue_epoch) VALUES ")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "(%d, '%s', 't', 'hist', '%s', '%s', '%s')", id, status, from.Add(time.Duration(i)*time.Second).Format("2006-01-02 15:04:05"), queue, epoch)
+		}
+		modelstest.Exec(t, db, b.String())
+	}
+	insert(3000, models.RunSuccess, "default", "e1", t0)
+	insert(3000, models.RunQueued, "default", "e1", t0.Add(time.Hour))
+	insert(2, models.RunQueued, "w.dead", "", t0.Add(2*time.Hour))
+	modelstest.Exec(t, db, "ANALYZE TABLE execute_task")
+
+	read := func() int64 {
+		rows, err := db.QueryContext(ctx, "SHOW SESSION STATUS LIKE 'Handler_read%'")
+		must(t, err)
+		defer rows.Close()
+		var sum int64
+		for rows.Next() {
+			var name string
+			var v int64
+			must(t, rows.Scan(&name, &v))
+			sum += v
+		}
+		must(t, rows.Err())
+		return sum
+	}
+	for _, c := range []struct {
+		name string
+		call func() (int, error)
+		want int
+	}{
+		{"QueuesInUse", func() (int, error) { q, err := models.QueuesInUse(ctx, db); return len(q), err }, 2},
+		{"ListUnsent (none)", func() (int, error) { r, err := models.ListUnsent(ctx, db, "default", "e1", 1000); return len(r), err }, 0},
+		{"ListUnsent (two)", func() (int, error) { r, err := models.ListUnsent(ctx, db, "w.dead", "e1", 1000); return len(r), err }, 2},
+		{"ListQueuedOn", func() (int, error) { r, err := models.ListQueuedOn(ctx, db, "w.dead", 1000); return len(r), err }, 2},
+	} {
+		before := read()
+		got, err := c.call()
+		must(t, err)
+		rowsRead := read() - before - 1 // SHOW STATUS itself reads none, but be lenient by one
+		if got != c.want {
+			t.Errorf("%s: %d rows, want %d", c.name, got, c.want)
+		}
+		if rowsRead > 50 {
+			t.Errorf("%s read %d rows (handler reads) for %d; it must use the queued index, not scan the history", c.name, rowsRead, got)
+		}
+	}
 }
