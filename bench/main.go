@@ -53,7 +53,7 @@ var schemaSQLitePath = "schema_sqlite.sql"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|retention|api-edit|api-list|api-runs|backfill|queue [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench burst|scale|edit|retention|api-edit|api-list|api-runs|backfill|queue|rowfloor [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,6 +78,8 @@ func main() {
 		err = backfill(ctx, os.Args[2:])
 	case "queue":
 		err = queueRun(ctx, os.Args[2:])
+	case "rowfloor":
+		err = rowFloor(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown scenario %q", os.Args[1])
 	}
