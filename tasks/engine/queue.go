@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -83,6 +84,8 @@ type queueExec struct {
 	clock clockwork.Clock
 	log   *slog.Logger
 	owner func() string
+	// epochs is each queue's epoch as its last send returned it.
+	epochs sync.Map
 }
 
 // Execute hands the jobs to their queues once gate opens; each channel
@@ -127,14 +130,17 @@ func (q *queueExec) handOffQueue(ctx context.Context, name string, jobs []Job) e
 		ids[i] = j.RunID
 	}
 	// The epoch is read before the rows are written: should the queue's
-	// store lose its content between the two, the epoch the send returns
-	// differs, and the rows are marked to be sent again.
+	// store lose its content after the read, the epoch the send returns
+	// differs, and the rows are marked to be sent again. Any read before
+	// the write will do, so the last send's is used: no round trip.
 	var epoch string
-	err := retryTransient(ctx, func() (err error) {
+	var err error
+	if e, ok := q.epochs.Load(name); ok {
+		epoch = e.(string)
+	} else if err = retryTransient(ctx, func() (err error) {
 		epoch, err = q.tr.Epoch(ctx, name)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		epoch = "" // sent by the sweeper once the queue answers
 	}
 	var queued []int64
@@ -160,6 +166,9 @@ func (q *queueExec) handOffQueue(ctx context.Context, name string, jobs []Job) e
 		}
 	}
 	got, err := q.tr.Send(ctx, name, send)
+	if err == nil {
+		q.epochs.Store(name, got)
+	}
 	if err == nil && got == epoch {
 		return nil
 	}

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +52,7 @@ type Redis struct {
 	q      *redisqueue.Queue
 	prefix string
 	log    *slog.Logger
+	groups sync.Map // queue name: its group was created (or found) by Send
 }
 
 var _ engine.Transport = (*Redis)(nil)
@@ -98,10 +100,14 @@ func (r *Redis) Send(ctx context.Context, queue string, jobs []engine.Job) (stri
 		msgs[i] = redisqueue.Message{RunID: j.RunID, Attempt: j.Attempt, TraceID: j.TraceID, Payload: payload}
 	}
 	// The group reads from the stream's start, so whether it is created
-	// before the adds or after (by a Receive, should the store lose it in
-	// between) no job is missed.
-	if err := r.q.EnsureGroup(ctx, queue); err != nil {
-		return "", fmt.Errorf("queue %s: send %d jobs: %w", queue, len(jobs), err)
+	// before the adds or after (by a Receive, should the store lose it
+	// since) no job is missed: it is created once per process and queue,
+	// not at every send.
+	if _, ok := r.groups.Load(queue); !ok {
+		if err := r.q.EnsureGroup(ctx, queue); err != nil {
+			return "", fmt.Errorf("queue %s: send %d jobs: %w", queue, len(jobs), err)
+		}
+		r.groups.Store(queue, true)
 	}
 	var get *redis.StringCmd
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
