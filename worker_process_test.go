@@ -139,6 +139,19 @@ func TestWorkers_Processes(t *testing.T) {
 	if rs, err := models.ListRuns(ctx, db, hold, 10); err != nil || len(rs) != 1 {
 		t.Fatalf("%d rows for one fire (%v)", len(rs), err)
 	}
+	// The dead worker's personal queue (its stream and epoch) is deleted:
+	// every worker that died would leave one behind.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		keys, err := rdb.Keys(ctx, "*w."+killed+"*").Result()
+		must(t, err)
+		if len(keys) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dead worker's keys are still in Redis: %v", keys)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	// Jobs queued with no worker on their queue, then Redis flushed: they
 	// come back from their rows once a worker reads the queue.

@@ -83,6 +83,14 @@ func (t *LocalTransport) Ack(_ context.Context, queue string, ids []string) erro
 	return nil
 }
 
+func (t *LocalTransport) Forget(_ context.Context, queue string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.queues, queue)
+	delete(t.inFlight, queue)
+	return nil
+}
+
 // Orphans has none to give in one process: a worker that stops hands its
 // jobs back, and one that dies takes the transport with it.
 func (t *LocalTransport) Orphans(context.Context, string, func(string) bool) ([]Delivery, error) {

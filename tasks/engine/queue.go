@@ -38,6 +38,9 @@ type Transport interface {
 	// Orphans takes the jobs delivered to the consumers dead reports and
 	// not acknowledged, and forgets those consumers.
 	Orphans(ctx context.Context, queue string, dead func(consumer string) bool) ([]Delivery, error)
+	// Forget deletes a queue no one reads any more (the personal queue of
+	// a dead worker) with whatever it still holds.
+	Forget(ctx context.Context, queue string) error
 	// Kill asks the worker running a run to cancel it; Kills delivers the
 	// requests until ctx ends.
 	Kill(ctx context.Context, runID int64) error

@@ -334,7 +334,7 @@ func TestQueue_ShardOfAKilledWorker(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, db *models.DB) {
 		tr := NewLocalTransport()
 		h := setupShards(t, db, tr)
-		h.worker(tr, map[string]int{"q": 2})
+		w1 := h.worker(tr, map[string]int{"q": 2})
 		w2 := h.worker(tr, map[string]int{"q": 2})
 		id := h.insert("held_shards", "interval", "3600", "block", "", `{"queue": "q", "shards": 2, "then": ["after2"]}`)
 		child := h.insert("after2", "interval", "3600", "record", "", "")
@@ -343,9 +343,19 @@ func TestQueue_ShardOfAKilledWorker(t *testing.T) {
 		must(t, err)
 		h.waitStarted()
 		h.waitStarted()
+		dead := personalQueue(w1.ID())
+		tr.mu.Lock()
+		_, had := tr.queues[dead]
+		tr.mu.Unlock()
 		h.workers[0]() // SIGKILL the first worker, its shard in hand
 		h.judge(w2)
 		h.waitStarted() // the lost shard again, on w2
+		tr.mu.Lock()
+		_, has := tr.queues[dead]
+		tr.mu.Unlock()
+		if !had || has {
+			t.Fatalf("the dead worker's personal queue: there before its death %v, after %v; want deleted", had, has)
+		}
 		h.releaseAll()
 		h.wait(3) // the dead worker's outcome is refused, but heard
 		rows := h.fireRows(id)

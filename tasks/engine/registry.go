@@ -47,6 +47,8 @@ type registry struct {
 	id   atomic.Pointer[string]
 	mu   sync.Mutex
 	dead map[string]bool // owners known dead, as of the last beat
+	// deadWorkers are the workers among them, in id order.
+	deadWorkers []string
 	// workers are the live workers by queue they read, ids in order, as
 	// of the last beat: where broadcast and sharded runs go.
 	workers map[string][]string
@@ -136,11 +138,15 @@ func (r *registry) beat(ctx context.Context) error {
 		return err
 	}
 	dead := map[string]bool{}
+	var deadWorkers []string
 	workers := map[string][]string{}
 	judging := r.continuous(now)
 	for _, rep := range reps {
 		if rep.DeadAt.Valid || judging && rep.HeartbeatAt.Before(now.Add(-r.cfg.DeadAfter)) {
 			dead[rep.ID] = true
+			if rep.Kind == models.KindWorker {
+				deadWorkers = append(deadWorkers, rep.ID)
+			}
 			continue
 		}
 		if rep.Kind == models.KindWorker && !rep.HeartbeatAt.Before(now.Add(-r.cfg.DeadAfter)) {
@@ -152,8 +158,9 @@ func (r *registry) beat(ctx context.Context) error {
 	for _, ids := range workers {
 		sort.Strings(ids)
 	}
+	sort.Strings(deadWorkers)
 	r.mu.Lock()
-	r.dead, r.workers = dead, workers
+	r.dead, r.deadWorkers, r.workers = dead, deadWorkers, workers
 	r.mu.Unlock()
 	return nil
 }
@@ -196,6 +203,14 @@ func personalQueue(id string) string { return "w." + id }
 // personalOwner returns the worker whose personal queue name is, if it is
 // one.
 func personalOwner(name string) (string, bool) { return strings.CutPrefix(name, "w.") }
+
+// deadWorkerIDs returns the workers known dead (declared, or silent for
+// dead_after) in the last hour, as of the last beat.
+func (r *registry) deadWorkerIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deadWorkers
+}
 
 // alive reports whether a run's owner may still be running it: false only
 // for an owner known to be dead.

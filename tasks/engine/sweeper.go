@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -20,7 +21,9 @@ import (
 //   - jobs delivered to a worker declared dead and not acknowledged are
 //     taken from it: those whose row is still queued (the worker died
 //     before taking them) are sent again, the others dropped (the rescuer
-//     decides for a row the dead worker took).
+//     decides for a row the dead worker took);
+//   - a dead worker's personal queue, once no row waits on it, is deleted
+//     from the transport (once per worker and process).
 //
 // A job sent twice is harmless: a worker takes the row before it runs it,
 // and only one take succeeds.
@@ -32,6 +35,11 @@ type sweeper struct {
 	tab   *table
 	tr    Transport
 	dead  func(consumer string) bool
+	// deadWorkers lists the workers known dead; forgotten, those whose
+	// personal queue this sweeper deleted (pruned to that list).
+	deadWorkers func() []string
+	mu          sync.Mutex // over forgotten: SweepOnce may be called beside the loop
+	forgotten   map[string]bool
 
 	poke chan struct{}
 	loop loop
@@ -78,7 +86,41 @@ func (s *sweeper) SweepOnce(ctx context.Context) error {
 			s.log.Warn("queue sweep: resend", "queue", name, "error", err)
 		}
 	}
+	s.forgetDead(ctx, names)
 	return nil
+}
+
+// forgetDead deletes the personal queues of dead workers that no queued
+// row waits on (inUse): each worker that dies, or is declared dead and
+// registers again, would leave one behind. A row queued there later (a
+// replica that had not seen the death yet) is moved by abandoned all the
+// same: the rows are the truth, the transport only their carrier.
+func (s *sweeper) forgetDead(ctx context.Context, inUse []string) {
+	if s.deadWorkers == nil {
+		return
+	}
+	busy := make(map[string]bool, len(inUse))
+	for _, n := range inUse {
+		busy[n] = true
+	}
+	dead := s.deadWorkers()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := make(map[string]bool, len(dead))
+	for _, id := range dead {
+		name := personalQueue(id)
+		switch {
+		case s.forgotten[name]:
+			kept[name] = true
+		case !busy[name]:
+			if err := s.tr.Forget(ctx, name); err != nil {
+				s.log.Warn("queue sweep: a dead worker's queue not deleted", "queue", name, "error", err)
+				continue
+			}
+			kept[name] = true
+		}
+	}
+	s.forgotten = kept
 }
 
 // queues are the queues in use by rows, and those the table's tasks name.

@@ -157,6 +157,15 @@ func (r *Redis) Ack(ctx context.Context, queue string, ids []string) error {
 	return nil
 }
 
+// Forget deletes the queue's stream (its group with it) and its epoch.
+func (r *Redis) Forget(ctx context.Context, queue string) error {
+	r.groups.Delete(queue)
+	if err := r.rdb.Del(ctx, r.q.Key(queue), r.EpochKey(queue)).Err(); err != nil {
+		return fmt.Errorf("queue %s: delete: %w", queue, err)
+	}
+	return nil
+}
+
 // Orphans takes the jobs pending for the consumers dead reports, and
 // removes those consumers once they hold nothing. It returns as well the
 // jobs an earlier call took and its caller never acknowledged.

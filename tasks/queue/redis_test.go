@@ -369,3 +369,31 @@ func TestRedis_Kill(t *testing.T) {
 		}
 	}
 }
+
+// TestRedis_Forget: a forgotten queue's keys are gone, what it held with
+// them; a later send makes it again, its group too, under a new epoch.
+func TestRedis_Forget(t *testing.T) {
+	r, rdb := setup(t)
+	ctx := testCtx(t)
+	before, err := r.Send(ctx, "w.gone", []engine.Job{job(t, 21)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Forget(ctx, "w.gone"); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, r.q.Key("w.gone"), r.EpochKey("w.gone")).Val(); n != 0 {
+		t.Fatalf("%d of the queue's keys left after Forget", n)
+	}
+	if err := r.Forget(ctx, "w.never"); err != nil {
+		t.Fatalf("Forget of a queue that never was: %v", err)
+	}
+	after, err := r.Send(ctx, "w.gone", []engine.Job{job(t, 22)})
+	if err != nil || after == before {
+		t.Fatalf("Send after Forget = %q, %v; want a new epoch (was %q)", after, err, before)
+	}
+	ds := receive(t, ctx, r, "w.gone", "w1", 1)
+	if ds[0].Job.RunID != 22 {
+		t.Fatalf("received run %d, want run 22 only", ds[0].Job.RunID)
+	}
+}
