@@ -92,6 +92,9 @@ func (a Args) Decode(v any) error {
 }
 
 func (a Args) decodePositional(s reflect.Value) error {
+	if len(a.raw) == 0 || string(a.raw) == "[]" { // none: the fields keep their zero values
+		return nil
+	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(a.Raw(), &items); err != nil {
 		return fmt.Errorf("%w %s: %v", ErrBadArgs, a.Raw(), err)

@@ -110,6 +110,32 @@ func (s statusSet) has(code int) bool {
 	return false
 }
 
+// httpOptionsCached bounds the options kept parsed by extra.
+const httpOptionsCached = 4096
+
+// httpOptions returns extra's options, parsed once per distinct extra
+// (a task fires many times with the same row): the options are only read
+// after. An extra in error is parsed again each time.
+func (k *Kinds) httpOptions(extra json.RawMessage) (httpOptions, error) {
+	k.httpMu.Lock()
+	o, ok := k.parsedHTTP[string(extra)]
+	k.httpMu.Unlock()
+	if ok {
+		return o, nil
+	}
+	o, err := parseHTTPOptions(extra, k.cfg.HTTP.Timeout)
+	if err != nil {
+		return o, err
+	}
+	k.httpMu.Lock()
+	if len(k.parsedHTTP) >= httpOptionsCached {
+		clear(k.parsedHTTP)
+	}
+	k.parsedHTTP[string(extra)] = o
+	k.httpMu.Unlock()
+	return o, nil
+}
+
 func parseHTTPOptions(extra json.RawMessage, def time.Duration) (httpOptions, error) {
 	o := httpOptions{Timeout: duration(def), Success: statusSet{"2xx"}}
 	err := decodeExtra(extra, map[string]any{
@@ -265,7 +291,7 @@ func (k *Kinds) redactedHeaders(h map[string]string) string {
 // fails the run, to be retried as the task says. The status and the end
 // of the body are recorded.
 func (k *Kinds) HTTP(ctx context.Context, run *tasks.Run, _ HTTPArgs) error {
-	o, err := parseHTTPOptions(run.Extra, k.cfg.HTTP.Timeout)
+	o, err := k.httpOptions(run.Extra)
 	if err != nil {
 		return inputError(err)
 	}

@@ -41,6 +41,9 @@ type Kinds struct {
 	mu    sync.Mutex
 	pools map[string]*sqlx.DB
 
+	httpMu     sync.Mutex
+	parsedHTTP map[string]httpOptions // by extra; see httpOptions
+
 	taskDB *models.DB // where sql_produce enqueues runs; see WithTaskDB
 }
 
@@ -64,7 +67,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Kinds, error) {
 		cfg: cfg, collect: collect, log: log,
 		logs:   newLogFiles(logDir, cfg.Shell.LogMaxBytes, cfg.Shell.LogKeep),
 		redact: redactSet(cfg.HTTP.RedactHeaders),
-		pools:  map[string]*sqlx.DB{},
+		pools:  map[string]*sqlx.DB{}, parsedHTTP: map[string]httpOptions{},
 	}
 	k.client = k.newHTTPClient()
 	for _, o := range opts {
