@@ -46,26 +46,15 @@ func apiEdit(ctx context.Context, args []string) error {
 		return fmt.Errorf("-replicas: want at least 2, got %d", *replicas)
 	}
 
-	open, err := c.fresh(ctx)
-	if err != nil {
-		return err
-	}
-	db, err := open()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	rows := make([]models.Task, *n)
 	for i := range rows {
 		rows[i] = models.Task{Key: fmt.Sprintf("edit_%d", i), Func: "noop", Trigger: "cron", Spec: "0 0 1 1 *", IsValid: 1}
 	}
-	if err := models.InsertTasks(ctx, db, rows); err != nil {
+	open, db, ids, err := c.seeded(ctx, rows)
+	if err != nil {
 		return err
 	}
-	var ids []int64
-	if err := db.SelectContext(ctx, &ids, "SELECT id FROM task ORDER BY id"); err != nil {
-		return err
-	}
+	defer db.Close()
 
 	// Replicas as the daemon wires them (cmd_run.go editBus): each its
 	// own pool and Redis client, listening with its Reload; the first

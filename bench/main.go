@@ -136,6 +136,26 @@ func (c *common) profile() (func(), error) {
 	return func() { pprof.StopCPUProfile(); _ = f.Close(); stop() }, nil
 }
 
+// seeded makes the scenario's database afresh with fresh, opens a pool
+// on it (the caller closes it) and inserts rows; ids are their ids, in
+// order.
+func (c *common) seeded(ctx context.Context, rows []models.Task) (open func() (*models.DB, error), db *models.DB, ids []int64, err error) {
+	if open, err = c.fresh(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if db, err = open(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err = models.InsertTasks(ctx, db, rows); err == nil {
+		err = db.SelectContext(ctx, &ids, "SELECT id FROM task ORDER BY id")
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, nil, err
+	}
+	return open, db, ids, nil
+}
+
 // fresh creates an empty migrated database and returns a way to open
 // pools on it (one per replica).
 func (c *common) fresh(ctx context.Context) (func() (*models.DB, error), error) {

@@ -79,22 +79,15 @@ func queueRun(ctx context.Context, args []string) error {
 	}
 	defer closeTr()
 
-	open, err := c.fresh(ctx)
-	if err != nil {
-		return err
-	}
-	db, err := open()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	rows := make([]models.Task, *n)
 	for i := range rows {
 		rows[i] = models.Task{Key: fmt.Sprintf("queue_%d", i), Func: *kind, Trigger: "cron", Spec: "* * * * * *", IsValid: 1, Extra: extra}
 	}
-	if err := models.InsertTasks(ctx, db, rows); err != nil {
+	open, db, _, err := c.seeded(ctx, rows)
+	if err != nil {
 		return err
 	}
+	defer db.Close()
 
 	cfg := engine.DefaultConfig()
 	cfg.SyncInterval = 10 * time.Second

@@ -37,26 +37,15 @@ func rowFloor(ctx context.Context, args []string) error {
 		return fmt.Errorf("-tasks, -take, -finish and -conns must be at least 1")
 	}
 
-	open, err := c.fresh(ctx)
-	if err != nil {
-		return err
-	}
-	db, err := open()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	rows := make([]models.Task, *n)
 	for i := range rows {
 		rows[i] = models.Task{Key: fmt.Sprintf("floor_%d", i), Func: "http", Trigger: "cron", Spec: "* * * * * *", IsValid: 1}
 	}
-	if err := models.InsertTasks(ctx, db, rows); err != nil {
+	_, db, taskIDs, err := c.seeded(ctx, rows)
+	if err != nil {
 		return err
 	}
-	var taskIDs []int64
-	if err := db.SelectContext(ctx, &taskIDs, "SELECT id FROM task ORDER BY id"); err != nil {
-		return err
-	}
+	defer db.Close()
 	const replica, worker = "floor-replica", "floor-worker"
 	start := time.Now().UTC()
 	for _, r := range []models.Replica{{ID: replica, StartedAt: start}, {ID: worker, Kind: models.KindWorker, StartedAt: start}} {

@@ -503,13 +503,15 @@ type RunningRun struct {
 }
 
 // ListRunningByTask returns the live rows of the given tasks: running, or
-// queued for a worker (a queued run's owner is empty). It reads those rows
-// only (index on status).
+// queued for a worker. A queued run's owner is returned empty: it is
+// waiting for a worker, whether or not the replica that handed it over
+// is alive. It reads those rows only (index on status).
 func ListRunningByTask(ctx context.Context, q Querier, taskIDs []int64) (map[int64][]RunningRun, error) {
 	out := map[int64][]RunningRun{}
 	for _, part := range chunks(taskIDs, inList) {
 		var rs []RunningRun
-		if err := selectIn(ctx, q, &rs, "SELECT id, task_id, owner FROM execute_task WHERE status IN (?, ?) AND task_id IN (?)", RunRunning, RunQueued, part); err != nil {
+		if err := selectIn(ctx, q, &rs, "SELECT id, task_id, CASE WHEN status = ? THEN '' ELSE owner END AS owner FROM execute_task WHERE status IN (?, ?) AND task_id IN (?)",
+			RunQueued, RunRunning, RunQueued, part); err != nil {
 			return nil, fmt.Errorf("list running runs: %w", err)
 		}
 		for _, r := range rs {

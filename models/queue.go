@@ -13,7 +13,11 @@ import (
 // process's memory) only carries it to a worker:
 //
 //   - QueueRuns hands running rows, claimed by a replica, to a named queue:
-//     status queued, no owner, the queue's epoch (queue_epoch) noted.
+//     status queued, the queue's epoch (queue_epoch) noted; the replica
+//     stays the owner until a worker takes the row. Should it die before
+//     its send reached the queue, the row says sent and nothing carries
+//     it: ResendQueuedOf marks the rows of a dead claimant to be sent
+//     again.
 //   - A worker takes a queued row with TakeQueued: running, owned by the
 //     worker, fenced by the worker's liveness. A message for a row no
 //     longer queued is stale and dropped.
@@ -30,7 +34,7 @@ func QueueRuns(ctx context.Context, q Querier, owner string, ids []int64, queue,
 	t := q.Dialect().time(now)
 	var moved int64
 	for _, part := range chunks(ids, inList) {
-		n, err := execIn(ctx, q, "UPDATE execute_task SET status = ?, owner = '', queue = ?, queue_epoch = ?, retry_at = ? "+
+		n, err := execIn(ctx, q, "UPDATE execute_task SET status = ?, queue = ?, queue_epoch = ?, retry_at = ? "+
 			"WHERE status = ? AND owner = ? AND started_at IS NULL AND id IN (?) "+
 			"AND EXISTS (SELECT 1 FROM replica WHERE replica.id = ? AND replica.dead_at IS NULL)",
 			RunQueued, queue, epoch, t, RunRunning, owner, part, owner)
@@ -70,6 +74,18 @@ func SentRuns(ctx context.Context, q Querier, ids []int64, epoch string, now tim
 		}
 	}
 	return nil
+}
+
+// ResendQueuedOf marks the runs that owner (a replica known dead) handed
+// to their queues and no worker took yet to be sent again, and returns
+// how many: it may have died between the hand-off and the send.
+// Duplicates of those it did send are dropped at the take.
+func ResendQueuedOf(ctx context.Context, q Querier, owner string) (int64, error) {
+	res, err := q.ExecContext(ctx, "UPDATE execute_task SET queue_epoch = '' WHERE status = ? AND owner = ? AND queue_epoch <> ''", RunQueued, owner)
+	if err != nil {
+		return 0, fmt.Errorf("resend runs queued by %s: %w", owner, err)
+	}
+	return res.RowsAffected()
 }
 
 // ListUnsent returns the runs queued on queue whose message may not be in

@@ -142,8 +142,8 @@ func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts 
 		owner: e.registry.ID, alive: e.registry.alive, workersOf: e.registry.workersOf, hold: e.completer.hold}
 	if e.transport != nil {
 		e.sweeper = &sweeper{cfg: cfg, db: db, log: e.log, clock: e.clock, tab: e.tab, tr: e.transport, dead: func(id string) bool { return !e.registry.alive(id) },
-			deadWorkers: e.registry.deadWorkerIDs,
-			poke:        make(chan struct{}, 1)}
+			deadWorkers: e.registry.deadWorkerIDs, deadReplicas: e.registry.deadReplicaIDs,
+			poke: make(chan struct{}, 1)}
 		e.rescuer.recovered = e.sweeper.look
 	}
 	e.registry.fenced = func(old string) {

@@ -471,3 +471,37 @@ func TestQueue_Prefetch(t *testing.T) {
 		h.wait(2)
 	})
 }
+
+// A replica that marked its runs queued and died before it sent them
+// (SIGKILL between the commit and the XADD): the row says queued under
+// the queue's current epoch and no message carries it. Once its claimant
+// is known dead, the sweeper sends it again: it runs once.
+func TestQueue_HandedNotSentIsResent(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupQueued(t, db, tr)
+		id := h.insert("unsent", "interval", "3600", "record", "", `{"queue": "q"}`)
+		h.sync()
+		ctx := context.Background()
+		must(t, models.RegisterReplica(ctx, db, models.Replica{ID: "dead", Host: "gone/1", StartedAt: start.Add(-time.Minute), HeartbeatAt: start}))
+		ids, err := models.ClaimRuns(ctx, db, []models.Claim{{TaskID: id, TaskKey: "unsent", ScheduledAt: start.Add(-time.Second), Attempt: 1,
+			Source: models.SourceSchedule, TraceID: "dead-unsent", Owner: "dead", Host: "gone/1", StartedAt: start.Add(-time.Second)}})
+		must(t, err)
+		epoch, err := tr.Epoch(ctx, "q")
+		must(t, err)
+		queued, err := models.QueueRuns(ctx, db, "dead", ids, "q", epoch, start)
+		must(t, err)
+		if len(queued) != 1 {
+			t.Fatalf("queued %v", queued)
+		}
+		w := h.worker(tr, map[string]int{"q": 1})
+		h.judge(w)
+		r := h.wait(1)[0]
+		if r.Job.RunID != ids[0] || r.Status != models.RunSuccess {
+			t.Fatalf("run %+v, want run %d done", r, ids[0])
+		}
+		if got := h.run(ids[0]); got.Status != models.RunSuccess || got.Owner != w.ID() {
+			t.Fatalf("row %s on %s", got.Status, got.Owner)
+		}
+	})
+}

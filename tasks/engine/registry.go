@@ -47,8 +47,8 @@ type registry struct {
 	id   atomic.Pointer[string]
 	mu   sync.Mutex
 	dead map[string]bool // owners known dead, as of the last beat
-	// deadWorkers are the workers among them, in id order.
-	deadWorkers []string
+	// deadWorkers and deadReplicas are they by kind, in id order.
+	deadWorkers, deadReplicas []string
 	// workers are the live workers by queue they read, ids in order, as
 	// of the last beat: where broadcast and sharded runs go.
 	workers map[string][]string
@@ -138,7 +138,7 @@ func (r *registry) beat(ctx context.Context) error {
 		return err
 	}
 	dead := map[string]bool{}
-	var deadWorkers []string
+	var deadWorkers, deadReplicas []string
 	workers := map[string][]string{}
 	judging := r.continuous(now)
 	for _, rep := range reps {
@@ -146,6 +146,8 @@ func (r *registry) beat(ctx context.Context) error {
 			dead[rep.ID] = true
 			if rep.Kind == models.KindWorker {
 				deadWorkers = append(deadWorkers, rep.ID)
+			} else {
+				deadReplicas = append(deadReplicas, rep.ID)
 			}
 			continue
 		}
@@ -159,8 +161,9 @@ func (r *registry) beat(ctx context.Context) error {
 		sort.Strings(ids)
 	}
 	sort.Strings(deadWorkers)
+	sort.Strings(deadReplicas)
 	r.mu.Lock()
-	r.dead, r.deadWorkers, r.workers = dead, deadWorkers, workers
+	r.dead, r.deadWorkers, r.deadReplicas, r.workers = dead, deadWorkers, deadReplicas, workers
 	r.mu.Unlock()
 	return nil
 }
@@ -210,6 +213,14 @@ func (r *registry) deadWorkerIDs() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.deadWorkers
+}
+
+// deadReplicaIDs returns the replicas (not workers) known dead in the
+// last hour, as of the last beat.
+func (r *registry) deadReplicaIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deadReplicas
 }
 
 // alive reports whether a run's owner may still be running it: false only

@@ -23,7 +23,10 @@ import (
 //     before taking them) are sent again, the others dropped (the rescuer
 //     decides for a row the dead worker took);
 //   - a dead worker's personal queue, once no row waits on it, is deleted
-//     from the transport (once per worker and process).
+//     from the transport (once per worker and process);
+//   - the rows a dead replica handed to a queue and no worker took are
+//     marked to be sent again (once per replica and process): it may have
+//     died between the hand-off's commit and the send.
 //
 // A job sent twice is harmless: a worker takes the row before it runs it,
 // and only one take succeeds.
@@ -38,8 +41,12 @@ type sweeper struct {
 	// deadWorkers lists the workers known dead; forgotten, those whose
 	// personal queue this sweeper deleted (pruned to that list).
 	deadWorkers func() []string
-	mu          sync.Mutex // over forgotten: SweepOnce may be called beside the loop
-	forgotten   map[string]bool
+	// deadReplicas lists the replicas known dead; resent, those whose
+	// queued rows this sweeper marked to be sent again (pruned likewise).
+	deadReplicas func() []string
+	mu           sync.Mutex // over forgotten and resent: SweepOnce may be called beside the loop
+	forgotten    map[string]bool
+	resent       map[string]bool
 
 	poke chan struct{}
 	loop loop
@@ -68,6 +75,9 @@ func (s *sweeper) look() {
 
 // SweepOnce sends again what the queues may have lost.
 func (s *sweeper) SweepOnce(ctx context.Context) error {
+	if err := s.resendDead(ctx); err != nil {
+		return err
+	}
 	names, err := models.QueuesInUse(ctx, s.db)
 	if err != nil {
 		return err
@@ -87,6 +97,33 @@ func (s *sweeper) SweepOnce(ctx context.Context) error {
 		}
 	}
 	s.forgetDead(ctx, names)
+	return nil
+}
+
+// resendDead marks the queued rows of dead replicas to be sent again,
+// before this sweep's resends.
+func (s *sweeper) resendDead(ctx context.Context) error {
+	if s.deadReplicas == nil {
+		return nil
+	}
+	dead := s.deadReplicas()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := make(map[string]bool, len(dead))
+	for _, id := range dead {
+		if !s.resent[id] {
+			n, err := models.ResendQueuedOf(ctx, s.db, id)
+			if err != nil {
+				s.resent = kept
+				return err
+			}
+			if n > 0 {
+				s.log.Warn("queued runs of a dead replica sent again (it may have died before sending them)", "replica", id, "runs", n)
+			}
+		}
+		kept[id] = true
+	}
+	s.resent = kept
 	return nil
 }
 
