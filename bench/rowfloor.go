@@ -17,8 +17,9 @@ import (
 
 // rowFloor replays only the database's part of a queued run, with the
 // models' own statements and no engine, queue or function: each second,
-// the fire's claims of -tasks rows and its run_start row, their hand-off
-// to a queue, the workers' takes in batches of -take and the outcomes in
+// the fire's claims of -tasks rows, queued by the claim (with -handoff:
+// running, then handed to the queue) and its run_start row, the
+// workers' takes in batches of -take and the outcomes in
 // batches of -finish (with the tasks' last status), -conns statements at
 // once. It says what the database's core costs per run on this machine,
 // whatever the engine does: the floor under the queue scenario.
@@ -32,6 +33,7 @@ func rowFloor(ctx context.Context, args []string) error {
 	take := fs.Int("take", 64, "rows per take statement (a worker's batch)")
 	finish := fs.Int("finish", 100, "outcomes per statement (the completer's batch)")
 	conns := fs.Int("conns", 8, "statements at once")
+	handOff := fs.Bool("handoff", false, "claim the runs running and hand them to the queue at their time (a queue's first fire, or a retry), not queued by the claim")
 	_ = fs.Parse(args)
 	if *n < 1 || *take < 1 || *finish < 1 || *conns < 1 {
 		return fmt.Errorf("-tasks, -take, -finish and -conns must be at least 1")
@@ -80,6 +82,9 @@ func rowFloor(ctx context.Context, args []string) error {
 		for i, id := range taskIDs {
 			claims[i] = models.Claim{TaskID: id, TaskKey: rows[i].Key, ScheduledAt: at, Attempt: 1, Source: models.SourceSchedule,
 				TraceID: uuid.NewString(), Owner: replica, StartedAt: at}
+			if !*handOff {
+				claims[i].Status, claims[i].Queue, claims[i].QueueEpoch = models.RunQueued, "default", "epoch"
+			}
 		}
 		ids, err := models.ClaimRuns(ctx, db, claims)
 		if err != nil {
@@ -89,8 +94,10 @@ func rowFloor(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := models.QueueRuns(ctx, db, replica, ids, "default", "epoch", time.Now().UTC()); err != nil {
-			return err
+		if *handOff {
+			if _, err := models.QueueRuns(ctx, db, replica, ids, "default", "epoch", time.Now().UTC()); err != nil {
+				return err
+			}
 		}
 		if err := models.EndRunStart(ctx, db, startID); err != nil {
 			return err
@@ -152,8 +159,12 @@ func rowFloor(ctx context.Context, args []string) error {
 		return err
 	}
 	slices.Sort(took)
-	table(os.Stdout, fmt.Sprintf("rowfloor: %d runs a second through claim, run_start, hand-off, take (%d a statement), outcome (%d a statement), %d statements at once, %s, %s",
-		*n, *take, *finish, *conns, c.driver, elapsed.Round(time.Second)), [][2]string{
+	claim := "claim queued"
+	if *handOff {
+		claim = "claim, hand-off"
+	}
+	table(os.Stdout, fmt.Sprintf("rowfloor: %d runs a second through %s, run_start, take (%d a statement), outcome (%d a statement), %d statements at once, %s, %s",
+		*n, claim, *take, *finish, *conns, c.driver, elapsed.Round(time.Second)), [][2]string{
 		{"runs recorded success", fmt.Sprintf("%d of %d", ok, done)},
 		{"seconds whose work ran past the next second", fmt.Sprintf("%d of %d", late, len(took))},
 		{"a second's work p50 / max", ms(percentile(took, 0.5)) + " / " + ms(percentile(took, 1))},

@@ -103,6 +103,10 @@ type Claim struct {
 	// fire (extra.shards, or a broadcast's workers); Shards 0 for a fire of
 	// one run.
 	Shard, Shards int
+	// Queue and QueueEpoch, for a claim of Status queued: the run is
+	// handed to that queue by the claim itself, as sent under that epoch
+	// at its fire time (retry_at, its not-before, is ScheduledAt).
+	Queue, QueueEpoch string
 }
 
 // ClaimRuns inserts a running row for each claim whose fire is not taken
@@ -143,7 +147,8 @@ const claimConns = 2
 
 func claimChunk(ctx context.Context, q Querier, claims []Claim, ids []int64) error {
 	b := newValuesBuilder(q, "INSERT INTO execute_task (task_id, status, extra, trace_id, task_key, scheduled_at, attempt, first_id, "+
-		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error, shard, shard_total) VALUES ", len(claims), 250+len(claims[0].Host)+len(claims[0].Owner))
+		"source, started_at, heartbeat_at, finished_at, duration_ms, retry_at, host, owner, error, shard, shard_total, queue, queue_epoch) VALUES ",
+		len(claims), 300+len(claims[0].Host)+len(claims[0].Owner)+len(claims[0].QueueEpoch))
 	for _, c := range claims {
 		var started, heartbeat, finished, retryAt time.Time
 		duration := "NULL"
@@ -157,6 +162,8 @@ func claimChunk(ctx context.Context, q Querier, claims []Claim, ids []int64) err
 			heartbeat = c.StartedAt
 		case RunPending:
 			retryAt = c.RetryAt
+		case RunQueued: // handed to its queue by the claim: sent at its time
+			retryAt = c.ScheduledAt
 		default: // recorded as already finished
 			started, finished, duration = c.StartedAt, c.StartedAt, "0"
 		}
@@ -188,6 +195,8 @@ func claimChunk(ctx context.Context, q Querier, claims []Claim, ids []int64) err
 		b.nullText(c.Error)
 		b.int(int64(c.Shard))
 		b.int(int64(c.Shards))
+		b.word(c.Queue)
+		b.word(c.QueueEpoch)
 	}
 	b.endRows()
 	b.raw(q.Dialect().insertNothing)

@@ -76,6 +76,18 @@ func SentRuns(ctx context.Context, q Querier, ids []int64, epoch string, now tim
 	return nil
 }
 
+// MarkUnsent asks for queued runs to be sent again by the sweeper, when
+// due: their rows keep retry_at (a run queued by its claim, not yet sent,
+// keeps its not-before).
+func MarkUnsent(ctx context.Context, q Querier, ids []int64) error {
+	for _, part := range chunks(ids, inList) {
+		if _, err := execIn(ctx, q, "UPDATE execute_task SET queue_epoch = '' WHERE status = ? AND id IN (?)", RunQueued, part); err != nil {
+			return fmt.Errorf("mark %d runs unsent: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
 // ResendQueuedOf marks the runs that owner (a replica known dead) handed
 // to their queues and no worker took yet to be sent again, and returns
 // how many: it may have died between the hand-off and the send.
@@ -89,12 +101,14 @@ func ResendQueuedOf(ctx context.Context, q Querier, owner string) (int64, error)
 }
 
 // ListUnsent returns the runs queued on queue whose message may not be in
-// the queue: sent under another epoch than epoch, or under none. Oldest
-// first.
-func ListUnsent(ctx context.Context, q Querier, queue, epoch string, limit int) ([]ExecuteTask, error) {
+// the queue: sent under another epoch than epoch, or under none, and due
+// by now (a run queued by its claim ahead of its fire time is not sent
+// before it). Oldest first.
+func ListUnsent(ctx context.Context, q Querier, queue, epoch string, now time.Time, limit int) ([]ExecuteTask, error) {
 	var rs []ExecuteTask
-	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE status = ? AND queue = ? AND queue_epoch <> ? ORDER BY id LIMIT ?",
-		RunQueued, queue, epoch, limit)
+	err := sqlx.SelectContext(ctx, q, &rs, "SELECT "+executeTaskColumns+" FROM execute_task WHERE status = ? AND queue = ? AND queue_epoch <> ? "+
+		"AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?",
+		RunQueued, queue, epoch, q.Dialect().time(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list unsent runs of %s: %w", queue, err)
 	}

@@ -64,10 +64,10 @@ func TestQueue_RowStates(t *testing.T) {
 		}
 
 		// Under the same epoch nothing is unsent; under a new one, all.
-		if rs, err := models.ListUnsent(ctx, db, "q", "e1", 10); err != nil || len(rs) != 0 {
+		if rs, err := models.ListUnsent(ctx, db, "q", "e1", t0, 10); err != nil || len(rs) != 0 {
 			t.Fatalf("unsent under e1: %d (%v)", len(rs), err)
 		}
-		if rs, err := models.ListUnsent(ctx, db, "q", "e2", 10); err != nil || len(rs) != 3 {
+		if rs, err := models.ListUnsent(ctx, db, "q", "e2", t0, 10); err != nil || len(rs) != 3 {
 			t.Fatalf("unsent under e2: %d (%v)", len(rs), err)
 		}
 
@@ -166,8 +166,14 @@ func TestQueue_SweepReadsNoHistory(t *testing.T) {
 		want int
 	}{
 		{"QueuesInUse", func() (int, error) { q, err := models.QueuesInUse(ctx, db); return len(q), err }, 2},
-		{"ListUnsent (none)", func() (int, error) { r, err := models.ListUnsent(ctx, db, "default", "e1", 1000); return len(r), err }, 0},
-		{"ListUnsent (two)", func() (int, error) { r, err := models.ListUnsent(ctx, db, "w.dead", "e1", 1000); return len(r), err }, 2},
+		{"ListUnsent (none)", func() (int, error) {
+			r, err := models.ListUnsent(ctx, db, "default", "e1", time.Now(), 1000)
+			return len(r), err
+		}, 0},
+		{"ListUnsent (two)", func() (int, error) {
+			r, err := models.ListUnsent(ctx, db, "w.dead", "e1", time.Now(), 1000)
+			return len(r), err
+		}, 2},
 		{"ListQueuedOn", func() (int, error) { r, err := models.ListQueuedOn(ctx, db, "w.dead", 1000); return len(r), err }, 2},
 	} {
 		before := read()
@@ -181,4 +187,42 @@ func TestQueue_SweepReadsNoHistory(t *testing.T) {
 			t.Errorf("%s read %d rows (handler reads) for %d; it must use the queued index, not scan the history", c.name, rowsRead, got)
 		}
 	}
+}
+
+// A run its claim hands to a queue ahead of its fire time: queued, owned
+// by its claimant, sent (as the claim says) at its time. Should its epoch
+// turn out wrong, or the release not happen (MarkUnsent), it is sent
+// again, but not before its time.
+func TestQueue_ClaimedQueued(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		register(t, db, "rep", models.KindReplica, t0)
+		id, err := models.InsertTask(ctx, db, models.Task{Key: "qc", Func: "f", Trigger: "interval", Spec: "1", IsValid: 1})
+		must(t, err)
+		at := t0.Add(time.Second)
+		ids, err := models.ClaimRuns(ctx, db, []models.Claim{{TaskID: id, TaskKey: "qc", ScheduledAt: at, Attempt: 1, Source: models.SourceSchedule,
+			TraceID: uuid.NewString(), Owner: "rep", StartedAt: t0, Status: models.RunQueued, Queue: "q", QueueEpoch: "e1"}})
+		must(t, err)
+		r, err := models.GetRun(ctx, db, ids[0])
+		must(t, err)
+		if r.Status != models.RunQueued || r.Queue != "q" || r.QueueEpoch != "e1" || r.Owner != "rep" || r.StartedAt.Valid || !r.RetryAt.Valid || !r.RetryAt.Time.Equal(at) {
+			t.Fatalf("claimed row %+v", r)
+		}
+		must(t, models.MarkUnsent(ctx, db, ids))
+		for _, c := range []struct {
+			now  time.Time
+			want int
+		}{{t0, 0}, {at, 1}} {
+			rs, err := models.ListUnsent(ctx, db, "q", "e1", c.now, 10)
+			must(t, err)
+			if len(rs) != c.want {
+				t.Fatalf("unsent at %s: %d rows, want %d", c.now, len(rs), c.want)
+			}
+		}
+		taken, err := models.TakeQueued(ctx, db, "rep", "h", "tok", ids, at) // any live replica row fences a take
+		must(t, err)
+		if len(taken) != 1 {
+			t.Fatalf("taken %v", taken)
+		}
+	})
 }

@@ -39,6 +39,10 @@ type dispatcher struct {
 	alive func(owner string) bool
 	// workersOf returns the live workers of a queue (broadcast, shards).
 	workersOf func(queue string) []string
+	// queueEpoch returns a queue's epoch as last seen, if one was: a run
+	// for that queue is then claimed queued, and only sent at its time
+	// (no hand-off write). Nil without a queue.
+	queueEpoch func(queue string) (string, bool)
 	// hold waits while released runs are still starting.
 	hold func()
 
@@ -237,7 +241,7 @@ func (d *dispatcher) claimsFor(members []*entry, running map[int64][]models.Runn
 			c.Status, c.Error = models.RunSkipped, fmt.Sprintf("no live worker reads queue %s (route broadcast)", m.queue)
 		}
 		if c.Status == models.RunSkipped || len(queues) == 1 {
-			claims, plan = append(claims, c), append(plan, claimPlan{member: i, queue: m.queue})
+			claims, plan = append(claims, d.queuedClaim(c, m.queue)), append(plan, claimPlan{member: i, queue: m.queue})
 			continue
 		}
 		for k, q := range queues {
@@ -246,10 +250,23 @@ func (d *dispatcher) claimsFor(members []*entry, running map[int64][]models.Runn
 				ck.TraceID = uuid.NewString()
 			}
 			ck.Shard, ck.Shards = k, len(queues)
-			claims, plan = append(claims, ck), append(plan, claimPlan{member: i, queue: q})
+			claims, plan = append(claims, d.queuedClaim(ck, q)), append(plan, claimPlan{member: i, queue: q})
 		}
 	}
 	return claims, plan, replaces
+}
+
+// queuedClaim makes a claim of a run for queue one that hands it over
+// itself (status queued, under the queue's last known epoch), when the
+// epoch is known; otherwise the run is handed over at its time.
+func (d *dispatcher) queuedClaim(c models.Claim, queue string) models.Claim {
+	if c.Status != "" || queue == "" || d.queueEpoch == nil {
+		return c
+	}
+	if epoch, ok := d.queueEpoch(queue); ok {
+		c.Status, c.Queue, c.QueueEpoch = models.RunQueued, queue, epoch
+	}
+	return c
 }
 
 // claimPlan is a claim's member and the queue its job goes to.
@@ -310,6 +327,7 @@ func jobsFor(members []*entry, claims []models.Claim, plan []claimPlan, ids []in
 			RunID: id, TraceID: c.TraceID, TaskID: m.task.ID, TaskKey: m.task.Key, Func: m.task.Func, Args: m.args, Extra: m.extra(),
 			ScheduledAt: c.ScheduledAt, Source: c.Source, Attempt: 1, Timeout: time.Duration(m.opts.Timeout), Owner: c.Owner, DoneStatus: doneStatus,
 			Queue: plan[i].queue, Shard: c.Shard, Shards: c.Shards,
+			Queued: c.Status == models.RunQueued, QueueEpoch: c.QueueEpoch,
 		})
 	}
 	return jobs, replaced

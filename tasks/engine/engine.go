@@ -140,6 +140,9 @@ func New(cfg Config, db *models.DB, reg *tasks.Registry, log *slog.Logger, opts 
 		due: e.retrier.due, continuous: e.registry.continuous}
 	e.dispatcher = &dispatcher{cfg: cfg, db: db, log: e.log, clock: e.clock, obs: e.obs, tab: e.tab, exec: e.exec, host: e.host,
 		owner: e.registry.ID, alive: e.registry.alive, workersOf: e.registry.workersOf, hold: e.completer.hold}
+	if r, ok := e.exec.(*router); ok {
+		e.dispatcher.queueEpoch = r.queue.epoch
+	}
 	if e.transport != nil {
 		e.sweeper = &sweeper{cfg: cfg, db: db, log: e.log, clock: e.clock, tab: e.tab, tr: e.transport, dead: func(id string) bool { return !e.registry.alive(id) },
 			deadWorkers: e.registry.deadWorkerIDs, deadReplicas: e.registry.deadReplicaIDs,

@@ -43,6 +43,11 @@ type Job struct {
 	// sharded or broadcast task); Shards is 0 for a fire of one run.
 	Shard  int `json:"shard,omitempty"`
 	Shards int `json:"shards,omitempty"`
+	// Queued says the run's row was handed to Queue by its claim, as sent
+	// under QueueEpoch: at its time the job is only sent. The replica's
+	// business; not carried to workers.
+	Queued     bool   `json:"-"`
+	QueueEpoch string `json:"-"`
 }
 
 // first returns the run id of attempt 1 of the job's fire.

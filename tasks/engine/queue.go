@@ -80,7 +80,7 @@ func validQueueName(s string) bool {
 // queueExec is the Executor of queued runs: at their time it hands them
 // to their queue (the rows say queued, with the queue's epoch) and sends
 // them; the replica's part ends there. A worker takes each row and runs
-// it.
+// it. A run its claim handed over already (Job.Queued) is only sent.
 type queueExec struct {
 	db    *models.DB
 	tr    Transport
@@ -105,12 +105,41 @@ func (q *queueExec) Execute(ctx context.Context, jobs []Job, gate *Gate) []<-cha
 		if gate != nil {
 			<-gate.Wait()
 			if gate.Aborted() {
+				q.unsent(context.WithoutCancel(ctx), jobs)
 				return
 			}
 		}
 		q.handOff(context.WithoutCancel(ctx), jobs)
 	}()
 	return out
+}
+
+// epoch returns the queue's epoch as its last send returned it.
+func (q *queueExec) epoch(queue string) (string, bool) {
+	e, ok := q.epochs.Load(queue)
+	if !ok {
+		return "", false
+	}
+	return e.(string), true
+}
+
+// unsent gives up the jobs of a release that did not happen (this
+// replica was declared dead, or could not record the release): those
+// their claim queued are left to the sweepers, to send when due; the
+// others are still claims, the rescuer's.
+func (q *queueExec) unsent(ctx context.Context, jobs []Job) {
+	var ids []int64
+	for _, j := range jobs {
+		if j.Queued {
+			ids = append(ids, j.RunID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if err := retryTransient(ctx, func() error { return models.MarkUnsent(ctx, q.db, ids) }); err != nil {
+		q.log.Error("queued runs not released and not marked to be sent again; they are once this replica is declared dead", "runs", len(ids), "error", err)
+	}
 }
 
 // handOff queues and sends jobs, queue by queue.
@@ -127,60 +156,81 @@ func (q *queueExec) handOff(ctx context.Context, jobs []Job) {
 }
 
 func (q *queueExec) handOffQueue(ctx context.Context, name string, jobs []Job) error {
-	owner := q.owner()
-	ids := make([]int64, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.RunID
-	}
-	// The epoch is read before the rows are written: should the queue's
-	// store lose its content after the read, the epoch the send returns
-	// differs, and the rows are marked to be sent again. Any read before
-	// the write will do, so the last send's is used: no round trip.
-	var epoch string
-	var err error
-	if e, ok := q.epochs.Load(name); ok {
-		epoch = e.(string)
-	} else if err = retryTransient(ctx, func() (err error) {
-		epoch, err = q.tr.Epoch(ctx, name)
-		return err
-	}); err != nil {
-		epoch = "" // sent by the sweeper once the queue answers
-	}
-	var queued []int64
-	err = retryTransient(ctx, func() (err error) {
-		queued, err = models.QueueRuns(ctx, q.db, owner, ids, name, epoch, q.clock.Now())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if epoch == "" || len(queued) == 0 {
-		return nil
-	}
-	in := make(map[int64]bool, len(queued))
-	for _, id := range queued {
-		in[id] = true
-	}
-	send := make([]Job, 0, len(queued))
+	// written is the epoch each row was queued under: by its claim, or
+	// by the hand-off below.
+	written := make(map[int64]string, len(jobs))
+	var claimed []int64
 	for _, j := range jobs {
-		if in[j.RunID] {
+		if j.Queued {
+			written[j.RunID] = j.QueueEpoch
+		} else {
+			claimed = append(claimed, j.RunID)
+		}
+	}
+	if len(claimed) > 0 {
+		if err := q.queueClaims(ctx, name, claimed, written); err != nil {
+			if len(written) == 0 {
+				return err
+			}
+			q.log.Error("runs not handed to their queue; they run elsewhere once their lease runs out", "queue", name, "runs", len(claimed), "error", err)
+		}
+	}
+	send := make([]Job, 0, len(written))
+	for _, j := range jobs {
+		if e, ok := written[j.RunID]; ok && e != "" {
 			j.Owner = ""
 			send = append(send, j)
 		}
 	}
+	if len(send) == 0 {
+		return nil
+	}
 	got, err := q.tr.Send(ctx, name, send)
 	if err == nil {
 		q.epochs.Store(name, got)
-	}
-	if err == nil && got == epoch {
-		return nil
-	}
-	if err != nil {
+	} else {
 		q.log.Warn("queued runs not sent; they are sent again once the queue answers", "queue", name, "runs", len(send), "error", err)
 	}
-	// Not sent, or sent under a new epoch: send again (duplicates are
+	// Not sent, or sent under another epoch than their rows say (the
+	// queue's store lost its content since): send again (duplicates are
 	// dropped at the take).
-	return retryTransient(ctx, func() error { return models.SentRuns(ctx, q.db, queued, "", q.clock.Now()) })
+	var again []int64
+	for _, j := range send {
+		if err != nil || written[j.RunID] != got {
+			again = append(again, j.RunID)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	return retryTransient(ctx, func() error { return models.SentRuns(ctx, q.db, again, "", q.clock.Now()) })
+}
+
+// queueClaims hands claimed runs to their queue (their rows say queued)
+// and notes in written the epoch of each it moved. The epoch is read
+// before the rows are written: should the queue's store lose its content
+// after the read, the epoch the send returns differs, and the rows are
+// marked to be sent again. Any read before the write will do, so the
+// last send's is used: no round trip.
+func (q *queueExec) queueClaims(ctx context.Context, name string, ids []int64, written map[int64]string) error {
+	epoch, ok := q.epoch(name)
+	if !ok {
+		if err := retryTransient(ctx, func() (err error) {
+			epoch, err = q.tr.Epoch(ctx, name)
+			return err
+		}); err != nil {
+			epoch = "" // sent by the sweeper once the queue answers
+		}
+	}
+	var queued []int64
+	err := retryTransient(ctx, func() (err error) {
+		queued, err = models.QueueRuns(ctx, q.db, q.owner(), ids, name, epoch, q.clock.Now())
+		return err
+	})
+	for _, id := range queued {
+		written[id] = epoch
+	}
+	return err
 }
 
 // Cancel asks the worker that runs the run to cancel it; the run's row is

@@ -505,3 +505,46 @@ func TestQueue_HandedNotSentIsResent(t *testing.T) {
 		}
 	})
 }
+
+// Once a queue's epoch is known (after its first send), a fire of a task
+// on it is queued by its claim, ahead of its time: the row says queued,
+// owned by the replica, due at the fire time; no worker has it before
+// then, and at its time it is only sent (no hand-off write).
+func TestQueue_ClaimQueuesAheadOfTime(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		tr := NewLocalTransport()
+		h := setupQueued(t, db, tr)
+		id := h.insert("tick", "interval", "5", "record", "", `{"queue": "q"}`)
+		h.sync()
+		w := h.worker(tr, map[string]int{"q": 1})
+		h.advance(1, 4*time.Second) // the first fire, handed over at its time
+		h.wait(1)
+		h.advance(1, 5*time.Second-h.cfg.ClaimAhead) // the next one's claim, 800 ms ahead
+		var row models.ExecuteTask
+		waitFor(t, func() bool {
+			rs := h.history(id)
+			if len(rs) < 2 {
+				return false
+			}
+			row = rs[0]
+			return true
+		})
+		due := start.Add(9 * time.Second)
+		if row.Status != models.RunQueued || row.Queue != "q" || row.Owner != h.e.ID() || row.StartedAt.Valid || !row.RetryAt.Time.Equal(due) {
+			t.Fatalf("claimed ahead: %+v", row)
+		}
+		select {
+		case r := <-h.runs:
+			t.Fatalf("ran before its time: %+v", r)
+		case <-time.After(200 * time.Millisecond):
+		}
+		h.clock.Advance(h.cfg.ClaimAhead)
+		r := h.wait(1)[0]
+		if r.Status != models.RunSuccess || r.Job.RunID != row.ID || !r.Job.ScheduledAt.Equal(due) {
+			t.Fatalf("run %+v, want run %d", r, row.ID)
+		}
+		if got := h.run(row.ID); got.Owner != w.ID() || got.Status != models.RunSuccess {
+			t.Fatalf("row %s on %s", got.Status, got.Owner)
+		}
+	})
+}

@@ -239,7 +239,7 @@ func (s *sweeper) resend(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := models.ListUnsent(ctx, s.db, name, epoch, sweepBatch)
+	rows, err := models.ListUnsent(ctx, s.db, name, epoch, s.clock.Now(), sweepBatch)
 	if err != nil || len(rows) == 0 {
 		return err
 	}
