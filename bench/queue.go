@@ -159,8 +159,9 @@ func queueRun(ctx context.Context, args []string) error {
 // reportQueue reads execute_task for fire times in [from, to]: the rate
 // and latency over [steady, to], missing and duplicate pairs over all.
 func reportQueue(ctx context.Context, db *models.DB, title string, n int, from, steady, to, began, ended time.Time, usage [][2]string) error {
-	// retry_at of a queued run is when it was handed to its queue (the
-	// row marked queued, then sent).
+	// retry_at of a queued run is when it was sent: its fire time for a
+	// run queued by its claim, else when the row was marked queued (then
+	// sent).
 	var runs []struct {
 		Sched   time.Time `db:"scheduled_at"`
 		Handed  time.Time `db:"retry_at"`
@@ -222,8 +223,8 @@ func reportQueue(ctx context.Context, db *models.DB, title string, n int, from, 
 			{"enqueue -> start p90", ms(percentile(lat, 0.90))},
 			{"enqueue -> start p99", ms(percentile(lat, 0.99))},
 			{"enqueue -> start max", ms(percentile(lat, 1))},
-			{"of which fire time -> handed (row queued; p50 / p99)", ms(percentile(hand, 0.5)) + " / " + ms(percentile(hand, 0.99))},
-			{"of which handed -> taken by a worker (p50 / p99)", ms(percentile(take, 0.5)) + " / " + ms(percentile(take, 0.99))},
+			{"of which fire time -> sent (retry_at; 0 when queued by the claim; p50 / p99)", ms(percentile(hand, 0.5)) + " / " + ms(percentile(hand, 0.99))},
+			{"of which sent -> taken by a worker (p50 / p99)", ms(percentile(take, 0.5)) + " / " + ms(percentile(take, 0.99))},
 		}...)
 	}
 	table(os.Stdout, title, append(rows, usage...))
