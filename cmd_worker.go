@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -81,8 +82,27 @@ func runWorker(confDir string, queues []string, concurrency, prefetch int, queue
 		return err
 	}
 	defer closeKinds()
+	// The worker records its runs' outcomes, so it is the one to alert
+	// on them (notice.toml, as a daemon).
+	alerts, stopAlerts, err := startAlerts(a)
+	if err != nil {
+		return err
+	}
+	defer stopAlerts()
+	go func() { // task rows edited since are read again, as a daemon's syncs make it
+		t := time.NewTicker(a.cfg.Common.Scheduler.SyncInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				alerts.Reread()
+			}
+		}
+	}()
 	w, err := engine.NewWorker(a.cfg.Common.Scheduler, engine.WorkerConfig{Queues: byQueue, Prefetch: prefetch, Info: hostInfo(), Join: workerJoin(a, wc.Token)},
-		a.db, reg, tr, a.log, engine.WithVersion(version))
+		a.db, reg, tr, a.log, engine.WithVersion(version), engine.WithObserver(alerts))
 	if err != nil {
 		return err
 	}

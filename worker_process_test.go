@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -85,28 +88,10 @@ func startProcs(t *testing.T, dsn, addr string, db int) func(extraEnv []string, 
 // recover), jobs queued while Redis is flushed (they come back from
 // their rows, each run once), and a worker with a bad token refused.
 func TestWorkers_Processes(t *testing.T) {
-	addr, required := os.LookupEnv("TASKRUNNER_TEST_REDIS_ADDR")
-	if !required {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: 11})
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		if required {
-			t.Fatalf("Redis at %s: %v", addr, err)
-		}
-		t.Skipf("no Redis (%v)", err)
-	}
-	cfg := modelstest.EmptyMySQL(t)
-	db := modelstest.Open(t, cfg)
+	w := setupWorkers(t)
+	rdb, db, start, withToken := w.rdb, w.db, w.start, w.withToken
 	ctx := context.Background()
-	_, err := models.Migrate(ctx, db, modelstest.Schema(t))
-	must(t, err)
-	token, err := models.AddWorkerToken(ctx, db, "test", time.Now())
-	must(t, err)
-
-	start := startProcs(t, cfg.DSN, addr, 11)
-	withToken := []string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}
+	var err error
 
 	// A bad token: refused, the token never printed.
 	bad := "trw_" + strings.Repeat("x", 43)
@@ -190,6 +175,74 @@ func TestWorkers_Processes(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a worker whose token was revoked is still running")
+	}
+}
+
+// workersSetup is what a test of daemon and worker processes starts from.
+type workersSetup struct {
+	rdb       *redis.Client // DB 11, where the processes' keys are
+	db        *models.DB    // a new migrated database
+	start     func(extraEnv []string, args ...string) *proc
+	withToken []string // the environment that gives a worker the token
+}
+
+// setupWorkers makes a database and a worker token, and returns how to
+// start processes on them and Redis (TASKRUNNER_TEST_REDIS_ADDR; without
+// it the test is skipped when no Redis answers on 127.0.0.1:6379).
+func setupWorkers(t *testing.T) workersSetup {
+	t.Helper()
+	addr, required := os.LookupEnv("TASKRUNNER_TEST_REDIS_ADDR")
+	if !required {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: 11})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		if required {
+			t.Fatalf("Redis at %s: %v", addr, err)
+		}
+		t.Skipf("no Redis (%v)", err)
+	}
+	cfg := modelstest.EmptyMySQL(t)
+	db := modelstest.Open(t, cfg)
+	ctx := context.Background()
+	_, err := models.Migrate(ctx, db, modelstest.Schema(t))
+	must(t, err)
+	token, err := models.AddWorkerToken(ctx, db, "test", time.Now())
+	must(t, err)
+	return workersSetup{rdb: rdb, db: db, start: startProcs(t, cfg.DSN, addr, 11),
+		withToken: []string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}}
+}
+
+// A run that fails on a standalone worker alerts: the worker, which
+// records the outcome, applies the alert rules and sends (here to a
+// webhook), as a daemon does for what it records.
+func TestWorkers_AlertFromAWorker(t *testing.T) {
+	w := setupWorkers(t)
+	posts := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		posts <- string(b)
+	}))
+	defer hook.Close()
+	alerting := []string{"TASKRUNNER_NOTICE_WEBHOOK_URL=" + hook.URL}
+	w.start(alerting, "run")
+	w.start(append(alerting, w.withToken...), "worker", "--queues", "q:1")
+	due := time.Now().UTC().Add(3 * time.Second).Format("2006-01-02 15:04:05")
+	id, err := models.InsertTask(context.Background(), w.db, models.Task{Key: "fails_on_worker", Func: "shell", Trigger: "date", Spec: due, IsValid: 1,
+		Extra: `{"queue": "q", "timezone": "UTC", "collected": false, "executable": "false"}`})
+	must(t, err)
+	run := waitRow(t, w.db, id, func(r models.ExecuteTask) bool { return r.Status == models.RunFailed })
+	if run.Queue != "q" {
+		t.Fatalf("run %d on queue %q", run.ID, run.Queue)
+	}
+	select {
+	case body := <-posts:
+		if !strings.Contains(body, "fails_on_worker") {
+			t.Fatalf("alert %s", body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no alert for a run that failed on a worker")
 	}
 }
 

@@ -157,6 +157,11 @@ func (a *Alerts) Skipped(taskKey string, at time.Time, reason string) {
 	a.enqueue(event{kind: OnSkipped, taskKey: taskKey, at: at, err: reason})
 }
 
+// Reread drops the cached task rows and rules: they are read again when
+// next needed. A process with no syncer of its own (a standalone worker)
+// calls it every sync interval.
+func (a *Alerts) Reread() { a.gen.Add(1) }
+
 // SyncDone implements engine.Observer: rows changed, so the cached rows
 // and rules are read again when next needed.
 func (a *Alerts) SyncDone(rep engine.SyncReport, _ time.Duration, err error) {

@@ -441,3 +441,49 @@ func TestAlerts_MissedAndLost(t *testing.T) {
 		}
 	})
 }
+
+// A process with no syncer (a standalone worker) calls Reread each sync
+// interval: a task's rules edited since are applied from then on, and
+// not before (the rows are cached).
+func TestAlerts_Reread(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		r := newRobot(t, nil)
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		ncfg := notice.DefaultConfig()
+		ncfg.TaskInterval, ncfg.MaxAttempts, ncfg.RetryDelay, ncfg.Timeout = 0, 2, 100*time.Millisecond, time.Second
+		ncfg.Webhook.URL = r.srv.URL
+		n, err := notice.New(ncfg, notice.WithLogger(log))
+		must(t, err)
+		a, err := alert.New(db, alert.DefaultConfig(), time.UTC, n, log)
+		must(t, err)
+		n.Start()
+		a.Start()
+		ctx := context.Background()
+		id, err := models.InsertTask(ctx, db, models.Task{Key: "edited", Func: "fail", Trigger: "interval", Spec: "5", IsValid: 1})
+		must(t, err)
+		fail := func(run int64, alerts int) {
+			t.Helper()
+			a.RunFinished(engine.Job{RunID: run, TaskID: id, TaskKey: "edited", ScheduledAt: start, Attempt: 1},
+				models.Finish{Status: models.RunFailed, Error: "disk full"})
+			for deadline := time.Now().Add(5 * time.Second); len(r.messages()) < alerts; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("run %d: %d alerts, want %d", run, len(r.messages()), alerts)
+				}
+			}
+		}
+		fail(1, 1) // alerts, and the row is cached
+		_, err = db.ExecContext(ctx, "UPDATE task SET extra = ? WHERE id = ?", `{"alert": {"on": []}}`, id)
+		must(t, err)
+		fail(2, 2) // the cached rules: alerts still
+		a.Reread()
+		fail(3, 0) // the edited row: quiet
+		stop, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		must(t, a.Stop(stop))
+		_ = n.Stop(stop)
+		ms := r.messages()
+		if len(ms) != 2 || ms[0].RunID != 1 || ms[1].RunID != 2 {
+			t.Fatalf("alerts %+v, want runs 1 and 2", ms)
+		}
+	})
+}
