@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -216,8 +217,9 @@ func setupWorkers(t *testing.T) workersSetup {
 
 // A run that fails on a standalone worker alerts: the worker, which
 // records the outcome, applies the alert rules and sends (here to a
-// webhook), as a daemon does for what it records.
-func TestWorkers_AlertFromAWorker(t *testing.T) {
+// webhook), as a daemon does for what it records; and it counts it in
+// the /metrics it serves (--metrics-addr).
+func TestWorkers_AlertAndMetricsFromAWorker(t *testing.T) {
 	w := setupWorkers(t)
 	posts := make(chan string, 10)
 	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -227,7 +229,11 @@ func TestWorkers_AlertFromAWorker(t *testing.T) {
 	defer hook.Close()
 	alerting := []string{"TASKRUNNER_NOTICE_WEBHOOK_URL=" + hook.URL}
 	w.start(alerting, "run")
-	w.start(append(alerting, w.withToken...), "worker", "--queues", "q:1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	metricsAddr := ln.Addr().String()
+	must(t, ln.Close())
+	w.start(append(alerting, w.withToken...), "worker", "--queues", "q:1", "--metrics-addr", metricsAddr)
 	due := time.Now().UTC().Add(3 * time.Second).Format("2006-01-02 15:04:05")
 	id, err := models.InsertTask(context.Background(), w.db, models.Task{Key: "fails_on_worker", Func: "shell", Trigger: "date", Spec: due, IsValid: 1,
 		Extra: `{"queue": "q", "timezone": "UTC", "collected": false, "executable": "false"}`})
@@ -243,6 +249,14 @@ func TestWorkers_AlertFromAWorker(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no alert for a run that failed on a worker")
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	must(t, err)
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	must(t, err)
+	if want := `taskrunner_runs_total{status="failed",task="fails_on_worker"} 1`; !strings.Contains(string(body), want) {
+		t.Fatalf("the worker's /metrics lacks %s:\n%s", want, body)
 	}
 }
 

@@ -5,6 +5,7 @@ package conf
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,6 +53,10 @@ type Worker struct {
 	// Token is what `taskrunner worker` presents to register: one made by
 	// `taskrunner tokens add`. Empty by default, which is refused.
 	Token string `toml:"token"`
+	// MetricsAddr is where `taskrunner worker` serves /metrics
+	// (host:port); empty, the default, serves none. The daemon's
+	// embedded worker is counted in the daemon's own /metrics.
+	MetricsAddr string `toml:"metrics_addr"`
 }
 
 // Common is common.toml.
@@ -196,6 +201,11 @@ func (cm *Common) validate(src tomlconf.Source) error {
 	}
 	if cm.Worker.Prefetch < 0 || cm.Worker.Prefetch > 10000 {
 		return src.Errorf("worker.prefetch", "want 0 to 10000, got %d", cm.Worker.Prefetch)
+	}
+	if a := cm.Worker.MetricsAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return src.Errorf("worker.metrics_addr", "want host:port (\":9101\"), got %q", a)
+		}
 	}
 	if _, err := engine.ParseQueues(cm.Worker.Queues, cm.Worker.Concurrency); err != nil {
 		return src.Errorf("worker.queues", "%v", err)
