@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -545,6 +546,39 @@ func TestQueue_ClaimQueuesAheadOfTime(t *testing.T) {
 		}
 		if got := h.run(row.ID); got.Owner != w.ID() || got.Status != models.RunSuccess {
 			t.Fatalf("row %s on %s", got.Status, got.Owner)
+		}
+	})
+}
+
+// A release that does not happen (the replica was declared dead, or
+// could not record it): the runs its claims queued are not sent, and
+// their rows are left to the sweepers, to send when due (retry_at kept).
+func TestQueue_AbortedReleaseLeavesClaimsToTheSweeper(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		must(t, models.RegisterReplica(ctx, db, models.Replica{ID: "rep", StartedAt: start}))
+		id, err := models.InsertTask(ctx, db, models.Task{Key: "aborted", Func: "record", Trigger: "interval", Spec: "5", IsValid: 1})
+		must(t, err)
+		due := start.Add(time.Second)
+		ids, err := models.ClaimRuns(ctx, db, []models.Claim{{TaskID: id, TaskKey: "aborted", ScheduledAt: due, Attempt: 1, Source: models.SourceSchedule,
+			TraceID: "aborted-1", Owner: "rep", StartedAt: start, Status: models.RunQueued, Queue: "q", QueueEpoch: "e1"}})
+		must(t, err)
+		tr := NewLocalTransport()
+		q := &queueExec{db: db, tr: tr, clock: clockwork.NewFakeClockAt(start), log: slog.New(slog.DiscardHandler), owner: func() string { return "rep" }}
+		gate := NewGate()
+		done := q.Execute(ctx, []Job{{RunID: ids[0], TaskID: id, TaskKey: "aborted", Queue: "q", Queued: true, QueueEpoch: "e1", ScheduledAt: due}}, gate)
+		gate.Abort()
+		<-done[0]
+		r, err := models.GetRun(ctx, db, ids[0])
+		must(t, err)
+		if r.Status != models.RunQueued || r.QueueEpoch != "" || !r.RetryAt.Time.Equal(due) {
+			t.Fatalf("row %s epoch %q retry_at %v; want queued, unsent, due %v", r.Status, r.QueueEpoch, r.RetryAt.Time, due)
+		}
+		tr.mu.Lock()
+		sent := len(tr.queues["q"])
+		tr.mu.Unlock()
+		if sent != 0 {
+			t.Fatalf("%d jobs sent for a release that did not happen", sent)
 		}
 	})
 }
