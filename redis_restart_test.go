@@ -94,14 +94,9 @@ func (r *privateRedis) kill() {
 func TestWorkers_RedisRestarted(t *testing.T) {
 	_, redisRequired := os.LookupEnv("TASKRUNNER_TEST_REDIS_ADDR")
 	_, mysqlRequired := os.LookupEnv(modelstest.EnvMySQLDSN)
-	cfg := modelstest.EmptyMySQL(t)
+	dsn, db, token := tokenDB(t)
 	rs := newPrivateRedis(t, redisRequired || mysqlRequired)
-	db := modelstest.Open(t, cfg)
 	ctx := context.Background()
-	_, err := models.Migrate(ctx, db, modelstest.Schema(t))
-	must(t, err)
-	token, err := models.AddWorkerToken(ctx, db, "test", time.Now())
-	must(t, err)
 
 	// Each execution appends "task_key scheduled_at run_id" to ran (the
 	// count of executions, whatever the rows say), then takes 0.2 s: the
@@ -121,7 +116,7 @@ func TestWorkers_RedisRestarted(t *testing.T) {
 			t.Logf("redis-server:\n%s", rs.out.text())
 		}
 	})
-	startProc := startProcs(t, cfg.DSN, rs.addr, 0)
+	startProc := startProcs(t, dsn, rs.addr, 0)
 	start := func(args ...string) { startProc([]string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}, args...) }
 	count := func(query string, args ...any) int {
 		t.Helper()
@@ -176,7 +171,7 @@ func TestWorkers_RedisRestarted(t *testing.T) {
 	waitFor("2 s of fires run after the recovery", 20*time.Second, func() bool {
 		return count("SELECT COUNT(*) FROM execute_task WHERE status = 'success' AND scheduled_at > ?", recoveredAt.UTC()) >= 2*tasks
 	})
-	_, err = db.ExecContext(ctx, "UPDATE task SET is_valid = 0")
+	_, err := db.ExecContext(ctx, "UPDATE task SET is_valid = 0")
 	must(t, err)
 	stoppedAt := time.Now().UTC()
 	waitFor("settled after the stop", 20*time.Second, func() bool {

@@ -204,15 +204,23 @@ func setupWorkers(t *testing.T) workersSetup {
 		}
 		t.Skipf("no Redis (%v)", err)
 	}
+	dsn, db, token := tokenDB(t)
+	return workersSetup{rdb: rdb, db: db, start: startProcs(t, dsn, addr, 11),
+		withToken: []string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}}
+}
+
+// tokenDB makes a new migrated MySQL database with a worker token,
+// "test", and returns its DSN, a pool on it and the token.
+func tokenDB(t *testing.T) (dsn string, db *models.DB, token string) {
+	t.Helper()
 	cfg := modelstest.EmptyMySQL(t)
-	db := modelstest.Open(t, cfg)
+	db = modelstest.Open(t, cfg)
 	ctx := context.Background()
 	_, err := models.Migrate(ctx, db, modelstest.Schema(t))
 	must(t, err)
-	token, err := models.AddWorkerToken(ctx, db, "test", time.Now())
+	token, err = models.AddWorkerToken(ctx, db, "test", time.Now())
 	must(t, err)
-	return workersSetup{rdb: rdb, db: db, start: startProcs(t, cfg.DSN, addr, 11),
-		withToken: []string{"TASKRUNNER_COMMON_WORKER_TOKEN=" + token}}
+	return cfg.DSN, db, token
 }
 
 // A run that fails on a standalone worker alerts: the worker, which

@@ -119,6 +119,13 @@ func isNoGroup(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
 }
 
+// IsMissing reports an error of a command on a queue whose stream or
+// group does not exist (XINFO's "no such key", or NOGROUP): the queue is
+// empty, as far as its reader goes.
+func IsMissing(err error) bool {
+	return isNoGroup(err) || err != nil && strings.Contains(err.Error(), "no such key")
+}
+
 // isGone reports an error of a blocked XREADGROUP whose stream or group was
 // deleted while it waited (Redis 7: "UNBLOCKED the stream key no longer
 // exists"), or of one that found none.
@@ -171,7 +178,7 @@ func (q *Queue) OldestAge(ctx context.Context, queue string) (time.Duration, err
 	start := "-"
 	groups, err := q.rdb.XInfoGroups(ctx, key).Result()
 	switch {
-	case err != nil && strings.Contains(err.Error(), "no such key"):
+	case IsMissing(err):
 		return 0, nil
 	case err != nil:
 		return 0, fmt.Errorf("oldest of %s: %w", queue, err)

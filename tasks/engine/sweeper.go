@@ -109,22 +109,15 @@ func (s *sweeper) resendDead(ctx context.Context) error {
 	dead := s.deadReplicas()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kept := make(map[string]bool, len(dead))
-	for _, id := range dead {
-		if !s.resent[id] {
-			n, err := models.ResendQueuedOf(ctx, s.db, id)
-			if err != nil {
-				s.resent = kept
-				return err
-			}
-			if n > 0 {
-				s.log.Warn("queued runs of a dead replica sent again (it may have died before sending them)", "replica", id, "runs", n)
-			}
+	var err error
+	s.resent, err = onceEach(s.resent, dead, func(id string) (bool, error) {
+		n, err := models.ResendQueuedOf(ctx, s.db, id)
+		if n > 0 {
+			s.log.Warn("queued runs of a dead replica sent again (it may have died before sending them)", "replica", id, "runs", n)
 		}
-		kept[id] = true
-	}
-	s.resent = kept
-	return nil
+		return err == nil, err
+	})
+	return err
 }
 
 // forgetDead deletes the personal queues of dead workers that no queued
@@ -143,21 +136,39 @@ func (s *sweeper) forgetDead(ctx context.Context, inUse []string) {
 	dead := s.deadWorkers()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kept := make(map[string]bool, len(dead))
-	for _, id := range dead {
+	s.forgotten, _ = onceEach(s.forgotten, dead, func(id string) (bool, error) {
 		name := personalQueue(id)
-		switch {
-		case s.forgotten[name]:
-			kept[name] = true
-		case !busy[name]:
-			if err := s.tr.Forget(ctx, name); err != nil {
-				s.log.Warn("queue sweep: a dead worker's queue not deleted", "queue", name, "error", err)
-				continue
-			}
-			kept[name] = true
+		if busy[name] {
+			return false, nil
+		}
+		if err := s.tr.Forget(ctx, name); err != nil {
+			s.log.Warn("queue sweep: a dead worker's queue not deleted", "queue", name, "error", err)
+			return false, nil
+		}
+		return true, nil
+	})
+}
+
+// onceEach calls do for each of ids not done before (done), and returns
+// the ids done now or before: a set that keeps no id gone from the list
+// (the registry forgets the dead after an hour). It stops at do's first
+// error, returning the ids done so far.
+func onceEach(done map[string]bool, ids []string, do func(id string) (bool, error)) (map[string]bool, error) {
+	kept := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if done[id] {
+			kept[id] = true
+			continue
+		}
+		ok, err := do(id)
+		if err != nil {
+			return kept, err
+		}
+		if ok {
+			kept[id] = true
 		}
 	}
-	s.forgotten = kept
+	return kept, nil
 }
 
 // queues are the queues in use by rows, and those the table's tasks name.

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -171,7 +170,7 @@ func (r *Redis) Forget(ctx context.Context, queue string) error {
 // jobs an earlier call took and its caller never acknowledged.
 func (r *Redis) Orphans(ctx context.Context, queue string, dead func(consumer string) bool) ([]engine.Delivery, error) {
 	consumers, err := r.rdb.XInfoConsumers(ctx, r.q.Key(queue), redisqueue.Group).Result()
-	if isMissing(err) {
+	if redisqueue.IsMissing(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -222,11 +221,6 @@ func (r *Redis) Orphans(ctx context.Context, queue string, dead func(consumer st
 		}
 	}
 	return deliveries(out), nil
-}
-
-// isMissing reports an error of a stream or group that does not exist.
-func isMissing(err error) bool {
-	return err != nil && (strings.HasPrefix(err.Error(), "NOGROUP") || strings.Contains(err.Error(), "no such key"))
 }
 
 // deliveries reads the library's deliveries as the engine's: the job is

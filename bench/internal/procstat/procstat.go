@@ -145,18 +145,14 @@ func StartRedisCPU(addr string, pid int) *ServerCPU {
 		s.why = "no Redis: the in-process queue"
 		return s
 	}
-	var err error
 	if s.pid == 0 {
+		var err error
 		if s.pid, err = Redis(addr); err != nil {
 			s.why = err.Error()
 			return s
 		}
 	}
-	if s.cpu, err = CPU(s.pid); err != nil {
-		s.why = fmt.Sprintf("%s pid %d: %v", s.name, s.pid, err)
-	}
-	s.began = time.Now()
-	return s
+	return s.start()
 }
 
 // ServerCPU measures the CPU the local database server uses over a window:
@@ -182,6 +178,12 @@ func StartServerCPU(driver, dsn string) *ServerCPU {
 		s.why = err.Error()
 		return s
 	}
+	return s.start()
+}
+
+// start reads the server's CPU so far: the window begins.
+func (s *ServerCPU) start() *ServerCPU {
+	var err error
 	if s.cpu, err = CPU(s.pid); err != nil {
 		s.why = fmt.Sprintf("%s pid %d: %v", s.name, s.pid, err)
 	}
