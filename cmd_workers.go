@@ -85,12 +85,5 @@ func infoColumns(info json.RawMessage) (ip, queues string) {
 	for i, q := range names {
 		names[i] = fmt.Sprintf("%s:%d", q, v.Queues[q])
 	}
-	return orDash(ip), orDash(strings.Join(names, ","))
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return ip, strings.Join(names, ",") // an empty cell prints "-"
 }

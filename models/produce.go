@@ -3,9 +3,7 @@ package models
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,8 +99,7 @@ func produceClaims(p Produce, seen map[string]bool) ([]Claim, ProduceReport, err
 		if err := json.Compact(&buf, args); err != nil {
 			return nil, rep, fmt.Errorf("args %d: %w", len(claims)+rep.Deduplicated+1, err)
 		}
-		sum := sha256.Sum256(buf.Bytes())
-		hash := hex.EncodeToString(sum[:])
+		hash := sha256Hex(buf.Bytes())
 		if seen[hash] {
 			rep.Deduplicated++
 			continue

@@ -42,12 +42,7 @@ func RegisterReplica(ctx context.Context, q Querier, r Replica) error {
 	if r.Kind == "" {
 		r.Kind = KindReplica
 	}
-	if r.Info == "" {
-		r.Info = "{}"
-	}
-	if r.HeartbeatAt.IsZero() {
-		r.HeartbeatAt = r.StartedAt
-	}
+	r.defaults()
 	d := q.Dialect()
 	_, err := q.ExecContext(ctx, "INSERT INTO replica (id, kind, host, pid, version, info, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		r.ID, r.Kind, r.Host, r.PID, r.Version, r.Info, d.time(r.StartedAt), d.time(r.HeartbeatAt))
@@ -55,6 +50,17 @@ func RegisterReplica(ctx context.Context, q Querier, r Replica) error {
 		return fmt.Errorf("register %s %s: %w", r.Kind, r.ID, err)
 	}
 	return nil
+}
+
+// defaults fills what a new row leaves out: Info {}, HeartbeatAt
+// StartedAt.
+func (r *Replica) defaults() {
+	if r.Info == "" {
+		r.Info = "{}"
+	}
+	if r.HeartbeatAt.IsZero() {
+		r.HeartbeatAt = r.StartedAt
+	}
 }
 
 // BeatReplica renews a live replica's heartbeat and reports whether it is

@@ -44,9 +44,10 @@ const workerTokenColumns = "id, name, token_sha256, created_at, revoked_at, last
 // and logs, and typed on command lines.
 var workerTokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// tokenSHA256 is the hex SHA-256 of a token, as worker_token stores it.
-func tokenSHA256(token string) string {
-	sum := sha256.Sum256([]byte(token))
+// sha256Hex is the hex SHA-256 of b: a token as worker_token stores it,
+// a produced job's args as its dedupe key.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 
@@ -63,7 +64,7 @@ func AddWorkerToken(ctx context.Context, q Querier, name string, now time.Time) 
 	}
 	token := WorkerTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	_, err := q.ExecContext(ctx, "INSERT INTO worker_token (name, token_sha256, created_at) VALUES (?, ?, ?)",
-		name, tokenSHA256(token), q.Dialect().time(now))
+		name, sha256Hex([]byte(token)), q.Dialect().time(now))
 	if err != nil {
 		if _, getErr := getWorkerToken(ctx, q, name); getErr == nil {
 			return "", fmt.Errorf("add worker token %q: %w", name, ErrTokenExists)
@@ -115,16 +116,11 @@ func RevokeWorkerToken(ctx context.Context, q Querier, name string, now time.Tim
 // Info defaults to {}, HeartbeatAt to StartedAt.
 func RegisterWorker(ctx context.Context, q Querier, r Replica, token string) error {
 	r.Kind = KindWorker
-	if r.Info == "" {
-		r.Info = "{}"
-	}
-	if r.HeartbeatAt.IsZero() {
-		r.HeartbeatAt = r.StartedAt
-	}
+	r.defaults()
 	if token == "" {
 		return fmt.Errorf("register worker %s: %w: no token given", r.ID, ErrTokenRefused)
 	}
-	sum := tokenSHA256(token)
+	sum := sha256Hex([]byte(token))
 	d := q.Dialect()
 	res, err := q.ExecContext(ctx, "INSERT INTO replica (id, kind, host, pid, version, info, started_at, heartbeat_at, token_id) "+
 		"SELECT ?, ?, ?, ?, ?, ?, ?, ?, id FROM worker_token WHERE token_sha256 = ? AND revoked_at IS NULL",

@@ -220,8 +220,16 @@ func (c *completer) flush(batch []outcome) {
 		written = c.finishWithNext(rows, next, nextFor)
 	}
 	c.persist("record task status", func(ctx context.Context) error { return models.FinishTaskRuns(ctx, c.db, byOutcome) })
+	type fire struct {
+		task int64
+		at   time.Time
+	}
+	fannedIn := map[fire]bool{}
 	for _, j := range fanIns {
-		written = append(written, c.fanIn(j)...)
+		if f := (fire{j.TaskID, j.ScheduledAt}); !fannedIn[f] { // shards of one fire ended together: one look
+			fannedIn[f] = true
+			written = append(written, c.fanIn(j)...)
+		}
 	}
 	for _, cl := range written {
 		if cl.Source == models.SourceChild {

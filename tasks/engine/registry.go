@@ -141,8 +141,10 @@ func (r *registry) beat(ctx context.Context) error {
 	var deadWorkers, deadReplicas []string
 	workers := map[string][]string{}
 	judging := r.continuous(now)
+	cutoff := now.Add(-r.cfg.DeadAfter)
 	for _, rep := range reps {
-		if rep.DeadAt.Valid || judging && rep.HeartbeatAt.Before(now.Add(-r.cfg.DeadAfter)) {
+		silent := rep.HeartbeatAt.Before(cutoff)
+		if rep.DeadAt.Valid || judging && silent {
 			dead[rep.ID] = true
 			if rep.Kind == models.KindWorker {
 				deadWorkers = append(deadWorkers, rep.ID)
@@ -151,7 +153,7 @@ func (r *registry) beat(ctx context.Context) error {
 			}
 			continue
 		}
-		if rep.Kind == models.KindWorker && !rep.HeartbeatAt.Before(now.Add(-r.cfg.DeadAfter)) {
+		if rep.Kind == models.KindWorker && !silent {
 			for _, q := range workerQueues(rep.Info) {
 				workers[q] = append(workers[q], rep.ID)
 			}
