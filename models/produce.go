@@ -155,6 +155,12 @@ func insertProduced(ctx context.Context, q Querier, at time.Time, claims []Claim
 // earlier, or of another).
 const produceTries = 3
 
+// FireAfter is the first fire time after at that the database stores
+// apart from at and from any whole second: the fire time of runs derived
+// from at's fire (a sharded fire's child tasks), off the fires of
+// schedules. A microsecond later on MySQL, a millisecond on SQLite.
+func FireAfter(d *Dialect, at time.Time) time.Time { return fireTimes(d, at)() }
+
 // fireTimes returns successive fire times after at, a step of the stored
 // precision apart, skipping whole seconds.
 func fireTimes(d *Dialect, at time.Time) func() time.Time {

@@ -157,3 +157,24 @@ func TestProducedArgs(t *testing.T) {
 		}
 	})
 }
+
+// A fire time derived from another (a sharded fire's children) is stored
+// apart from it on either database: a microsecond is lost on SQLite,
+// which keeps milliseconds, and the child's row would take the whole
+// second a schedule of the child fires at.
+func TestFireAfter_StoredApart(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		id, err := models.InsertTask(ctx, db, models.Task{Key: "fa", Func: "f", Trigger: "interval", Spec: "1", IsValid: 1})
+		must(t, err)
+		at := time.Date(2026, 1, 1, 0, 0, 5, 0, time.UTC)
+		ids, err := models.ClaimRuns(ctx, db, []models.Claim{{TaskID: id, TaskKey: "fa", ScheduledAt: models.FireAfter(db.Dialect(), at), Attempt: 1,
+			Source: models.SourceChild, TraceID: "fa-1", StartedAt: at}})
+		must(t, err)
+		r, err := models.GetRun(ctx, db, ids[0])
+		must(t, err)
+		if !r.ScheduledAt.Valid || !r.ScheduledAt.Time.After(at) || r.ScheduledAt.Time.After(at.Add(time.Millisecond)) {
+			t.Fatalf("stored %v for a fire after %v", r.ScheduledAt.Time, at)
+		}
+	})
+}

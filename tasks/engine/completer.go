@@ -252,8 +252,9 @@ func (c *completer) flush(batch []outcome) {
 // last run ended (after this one's outcome was written): success when
 // every shard's last attempt succeeded, else failed. Whoever writes a
 // fire's last outcomes sees them all ended; the children's rows are
-// keyed on the fire time (plus a microsecond, off the whole seconds of
-// schedules), so of several writers one creates each.
+// keyed on the fire time plus the stored precision (models.FireAfter,
+// off the whole seconds of schedules), so of several writers one creates
+// each.
 func (c *completer) fanIn(j Job) []models.Claim {
 	var claims []models.Claim
 	c.persist("start the children of a sharded fire", func(ctx context.Context) error {
@@ -267,7 +268,7 @@ func (c *completer) fanIn(j Job) []models.Claim {
 			return nil
 		}
 		for _, cl := range childClaims(c.tab, c.clock.Now(), c.host, j.TaskID, j.first(), status) {
-			cl.ScheduledAt = j.ScheduledAt.Add(time.Microsecond)
+			cl.ScheduledAt = models.FireAfter(c.db.Dialect(), j.ScheduledAt)
 			claims = append(claims, cl)
 		}
 		if len(claims) == 0 {
