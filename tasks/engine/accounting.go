@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -114,28 +115,56 @@ func (d *dispatcher) catchUp(rows []models.Task, now time.Time) {
 }
 
 // settleGaps accounts for the fire times since the earliest fire that
-// could not be claimed, once the database answers again.
+// could not be claimed, once the database answers again. A fire that
+// failed while it ran (its group's settled time was read before it) keeps
+// the gaps, and they are settled again at once.
 func (d *dispatcher) settleGaps(ctx context.Context) {
-	d.gapMu.Lock()
-	if len(d.gaps) == 0 {
+	d.settling.Lock()
+	defer d.settling.Unlock()
+	for {
+		d.gapMu.Lock()
+		if len(d.gaps) == 0 {
+			d.gapMu.Unlock()
+			return
+		}
+		after := make(map[int64]time.Time, len(d.gaps))
+		for id, from := range d.gaps {
+			after[id] = from.Add(-time.Nanosecond) // the failed fire itself counts
+		}
+		fails := d.gapFails
 		d.gapMu.Unlock()
-		return
-	}
-	after := make(map[int64]time.Time, len(d.gaps))
-	for id, from := range d.gaps {
-		after[id] = from.Add(-time.Nanosecond) // the failed fire itself counts
-	}
-	d.gapMu.Unlock()
-	if err := d.account(ctx, after, d.clock.Now()); err != nil {
-		return // still unreachable: again at the next tick
-	}
-	d.gapMu.Lock()
-	for id, from := range after {
-		if d.gaps[id].Equal(from.Add(time.Nanosecond)) {
-			delete(d.gaps, id)
+		if err := d.account(ctx, after, d.clock.Now()); err != nil {
+			return // still unreachable: again at the next tick
+		}
+		d.gapMu.Lock()
+		settled := fails == d.gapFails
+		if settled {
+			for id, from := range after {
+				if d.gaps[id].Equal(from.Add(time.Nanosecond)) {
+					delete(d.gaps, id)
+				}
+			}
+		}
+		d.gapMu.Unlock()
+		if settled {
+			return
 		}
 	}
-	d.gapMu.Unlock()
+}
+
+// catchLock is the lock of a task's catch-ups.
+func (d *dispatcher) catchLock(taskID int64) *sync.Mutex {
+	d.catchMu.Lock()
+	defer d.catchMu.Unlock()
+	if d.catching == nil {
+		d.catching = map[int64]*sync.Mutex{}
+	}
+	mu := d.catching[taskID]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		d.catching[taskID] = mu
+	}
+	return mu
 }
 
 // account makes sure every fire time of each task after after[task], up
@@ -193,8 +222,11 @@ func (d *dispatcher) account(ctx context.Context, after map[int64]time.Time, now
 			d.log.Info("catching up missed fires", "task_key", p.ent.task.Key, "catchup", len(catchup), "late", len(late), "misfire", p.ent.opts.Misfire)
 			next := p.next
 			d.bg.Add(1)
+			mu := d.catchLock(p.ent.task.ID)
 			go func() { // one after another, oldest first: each waits for the one before
 				defer d.bg.Done()
+				mu.Lock() // after the task's catch-ups on their way: theirs are claimed, not run beside
+				defer mu.Unlock()
 				d.dispatchInOrder([]*entry{p.ent}, catchup, late, func(time.Time) time.Time { return next }, true)
 			}()
 		}

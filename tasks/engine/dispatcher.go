@@ -53,9 +53,18 @@ type dispatcher struct {
 	// gaps holds, per task, the earliest fire time that could not be
 	// claimed (the database was unreachable): from there to the group's
 	// latest settled fire, every fire time is accounted for once the
-	// database answers.
-	gaps map[int64]time.Time
-	loop loop
+	// database answers. gapFails counts the failed fires, so that a gap
+	// a fire failed into while it was being settled stays.
+	gaps     map[int64]time.Time
+	gapFails uint64
+	// settling serialises settleGaps (its ticks may overlap); catching
+	// holds, per task, the lock its catch-ups take one after another, so
+	// two of them (the gaps' and the first sync's) never dispatch the
+	// same fire times side by side.
+	settling sync.Mutex
+	catchMu  sync.Mutex
+	catching map[int64]*sync.Mutex
+	loop     loop
 }
 
 // Start starts the loop that settles the gaps outages leave.
@@ -544,6 +553,7 @@ func (d *dispatcher) fireFailed(members []*entry, at time.Time, err error) {
 	if d.gaps == nil {
 		d.gaps = map[int64]time.Time{}
 	}
+	d.gapFails++
 	for _, m := range members {
 		if from, ok := d.gaps[m.task.ID]; !ok || at.Before(from) {
 			d.gaps[m.task.ID] = at
